@@ -1,0 +1,51 @@
+// npm run lesson:NN [-- program [flags]]: runs one program of a lesson; asks which when none is named.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { select } from '@inquirer/prompts';
+import { lesson } from '../shared/lessons.ts';
+import { repoRoot } from '../shared/logger.ts';
+
+const [number = '', name, ...args] = process.argv.slice(2);
+const found = lesson(number);
+if (!found) {
+  process.stderr.write(`There is no lesson ${number}: run npm run lesson:01 … lesson:06.\n`);
+  process.exit(2);
+}
+
+let program = name;
+if (!program) {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    process.stderr.write(
+      `${found.title}\nPrograms: ${found.programs.join(', ')}\nRun one with: npm run lesson:${found.number} -- <program> [flags]   (add --help to see its flags)\n`,
+    );
+    process.exit(2);
+  }
+  try {
+    program = await select({
+      message: `Lesson ${found.number}: which program do you want to run?`,
+      choices: found.programs.map((value) => ({ value, name: value })),
+    });
+  } catch {
+    process.exit(130); // Ctrl+C at the prompt
+  }
+}
+if (!found.programs.includes(program)) {
+  process.stderr.write(
+    `Lesson ${found.number} has no program '${program}': choose one of ${found.programs.join(', ')}.\n`,
+  );
+  process.exit(2);
+}
+
+// The program handles Ctrl+C itself (it closes cleanly); the menu only waits and passes on its exit code.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => child.kill('SIGTERM'));
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', join(repoRoot, found.folder, `${program}.ts`), ...args],
+  {
+    stdio: 'inherit',
+  },
+);
+child.on('exit', (code, signal) => {
+  process.exitCode = code ?? (signal ? 128 + 2 : 1);
+});

@@ -1,0 +1,293 @@
+// Flags, --help, exit codes and Ctrl+C for every program, so a lesson program holds only the lesson.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CourseError, explain, UsageError } from './errors.ts';
+import { type Log, logger } from './logger.ts';
+
+interface Common {
+  description: string;
+  /** Environment variable read when the flag is not given. */
+  env?: string;
+}
+export type Flag =
+  | (Common & { type: 'string'; default?: string; choices?: readonly string[] })
+  | (Common & { type: 'integer' | 'number'; default?: number; min?: number; max?: number })
+  | (Common & { type: 'boolean'; default?: boolean })
+  /** Several values: `--producer a.csv b.csv` or `--producer a.csv --producer b.csv`. */
+  | (Common & { type: 'strings'; default?: readonly string[] });
+
+export type Flags = Record<string, Flag>;
+
+type ValueOf<F extends Flag> = F extends { type: 'string' }
+  ? F extends { default: string }
+    ? string
+    : string | undefined
+  : F extends { type: 'integer' | 'number' }
+    ? F extends { default: number }
+      ? number
+      : number | undefined
+    : F extends { type: 'boolean' }
+      ? F extends { default: boolean }
+        ? boolean
+        : boolean | undefined
+      : string[];
+
+export type Values<S extends Flags> = { -readonly [K in keyof S]: ValueOf<S[K]> } & {
+  /** Arguments that are not flags. */
+  positionals: string[];
+  debug: boolean;
+};
+
+export interface Program<S extends Flags> {
+  name: string;
+  summary: string;
+  flags: S;
+  /** Accept arguments that are not flags (new-task's messages). */
+  positionals?: string;
+  examples?: string[];
+}
+
+export function defineProgram<const S extends Flags>(program: Program<S>): Program<S> {
+  return program;
+}
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+export function usage<S extends Flags>(program: Program<S>): string {
+  const lines = [
+    `${program.name}: ${program.summary}`,
+    '',
+    `Usage: ${program.name} [flags]${program.positionals ? ` [${program.positionals}…]` : ''}`,
+    '',
+    'Flags:',
+  ];
+  const rows: [string, string][] = Object.entries(program.flags).map(([key, flag]) => {
+    const name = `--${kebab(key)}${flag.type === 'boolean' ? (flag.default === undefined ? `, --no-${kebab(key)}` : '') : ` <${flag.type === 'strings' ? 'file…' : flag.type === 'string' ? 'text' : 'n'}>`}`;
+    const extra = [
+      'choices' in flag && flag.choices ? `one of ${flag.choices.join(', ')}` : '',
+      flag.default !== undefined && flag.default !== false
+        ? `default ${Array.isArray(flag.default) ? flag.default.join(' ') : flag.default}`
+        : '',
+      flag.env ? `env ${flag.env}` : '',
+    ].filter(Boolean);
+    return [name, `${flag.description}${extra.length ? ` (${extra.join('; ')})` : ''}`];
+  });
+  rows.push(['--debug', 'show debug lines, and the stack of an error'], ['--help', 'show this help']);
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+  for (const [name, text] of rows) lines.push(`  ${name.padEnd(width)}${text}`);
+  lines.push('', 'Environment: AMQP_URL, RABBITMQ_MANAGEMENT_URL, DATABASE_URL, MQTT_URL (see the README).');
+  if (program.examples?.length) lines.push('', 'Examples:', ...program.examples.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
+
+/** Parses argv into typed values; throws UsageError (exit 2) with one sentence on anything wrong. */
+export function parseOptions<S extends Flags>(
+  program: Program<S>,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Values<S> {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
+    debug: { type: 'boolean' },
+    help: { type: 'boolean' },
+  };
+  for (const [key, flag] of Object.entries(program.flags)) {
+    options[kebab(key)] = {
+      type: flag.type === 'boolean' ? 'boolean' : 'string',
+      multiple: flag.type === 'strings',
+    };
+    if (flag.type === 'boolean') options[`no-${kebab(key)}`] = { type: 'boolean' };
+  }
+  // `--count -1` would read -1 as a flag; join it to its flag so the range check can say what is wrong.
+  const takesValue = (arg: string) => arg.startsWith('--') && options[arg.slice(2)]?.type === 'string';
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (takesValue(arg) && next !== undefined && /^-\d/.test(next)) args.push(`${arg}=${argv[++i]}`);
+    else args.push(arg);
+  }
+  let parsed: ReturnType<
+    typeof parseArgs<{ options: typeof options; tokens: true; allowPositionals: true; strict: true }>
+  >;
+  try {
+    parsed = parseArgs({ args, options, tokens: true, allowPositionals: true, strict: true });
+  } catch (error) {
+    const text = (error as Error).message.replace(/\. To specify a positional.*$/s, '').replace(/'/g, '');
+    throw new UsageError(`${text.replace(/\.$/, '')}: see --help for the flags of ${program.name}.`, error);
+  }
+  const raw = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  if (raw.help) throw new HelpRequested(usage(program));
+
+  // Values after a multi-value flag belong to it: --producer a.csv b.csv
+  const positionals: string[] = [];
+  let lastMulti: string | undefined;
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind === 'option') lastMulti = options[token.name]?.multiple ? token.name : undefined;
+    else if (token.kind === 'positional') {
+      if (lastMulti) (raw[lastMulti] as string[]).push(token.value);
+      else positionals.push(token.value);
+    }
+  }
+  if (positionals.length && !program.positionals) {
+    throw new UsageError(
+      `${program.name} takes no arguments, only flags (got '${positionals[0]}'): see --help.`,
+    );
+  }
+
+  const values: Record<string, unknown> = { positionals, debug: raw.debug === true };
+  for (const [key, flag] of Object.entries(program.flags)) {
+    const name = kebab(key);
+    const given = raw[name];
+    if (flag.type === 'boolean') {
+      values[key] = raw[`no-${name}`]
+        ? false
+        : given === true
+          ? true
+          : flag.env && env[flag.env]
+            ? /^(1|true|yes)$/i.test(env[flag.env]!)
+            : flag.default;
+      continue;
+    }
+    if (flag.type === 'strings') {
+      values[key] =
+        (given as string[] | undefined) ??
+        (flag.env && env[flag.env] ? env[flag.env]!.split(',') : [...(flag.default ?? [])]);
+      continue;
+    }
+    const source =
+      given !== undefined ? `--${name}` : flag.env && env[flag.env] !== undefined ? flag.env : undefined;
+    const text = (given as string | undefined) ?? (flag.env ? env[flag.env] : undefined);
+    if (text === undefined) {
+      values[key] = flag.default;
+      continue;
+    }
+    if (flag.type === 'string') {
+      if (flag.choices && !flag.choices.includes(text)) {
+        throw new UsageError(`${source} must be one of ${flag.choices.join(', ')}, not '${text}'.`);
+      }
+      values[key] = text;
+      continue;
+    }
+    values[key] = parseNumber(source!, text, flag);
+  }
+  return values as Values<S>;
+}
+
+function parseNumber(
+  source: string,
+  text: string,
+  flag: Extract<Flag, { type: 'integer' | 'number' }>,
+): number {
+  const value = Number(text);
+  const kind = flag.type === 'integer' ? 'a whole number' : 'a number';
+  if (
+    text.trim() === '' ||
+    !Number.isFinite(value) ||
+    (flag.type === 'integer' && !Number.isInteger(value))
+  ) {
+    throw new UsageError(`${source} must be ${kind}, not '${text}'.`);
+  }
+  if (flag.min !== undefined && value < flag.min) {
+    throw new UsageError(
+      `${source} must be ${flag.min === 0 ? 'zero or more' : `at least ${flag.min}`}, not ${text}.`,
+    );
+  }
+  if (flag.max !== undefined && value > flag.max)
+    throw new UsageError(`${source} must be at most ${flag.max}, not ${text}.`);
+  return value;
+}
+
+class HelpRequested extends Error {}
+
+export interface RunContext {
+  log: Log;
+  /** Fires on Ctrl+C (SIGINT) or SIGTERM: stop taking work, finish cleanly. */
+  signal: AbortSignal;
+}
+
+/** True when this module is the file node was started with (not imported by a test or the menu). */
+export function isEntryPoint(meta: ImportMeta): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(meta.url));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a program when its file is the entry point: parses flags, turns errors into one sentence
+ * and an exit code, and turns Ctrl+C into a clean stop (exit 130). Uses process.exitCode, never
+ * process.exit, so output is never cut off.
+ */
+export function runMain<S extends Flags>(
+  meta: ImportMeta,
+  program: Program<S>,
+  main: (options: Values<S>, context: RunContext) => Promise<unknown>,
+): void {
+  if (!isEntryPoint(meta)) return;
+  void run(program, main, process.argv.slice(2));
+}
+
+export async function run<S extends Flags>(
+  program: Program<S>,
+  main: (options: Values<S>, context: RunContext) => Promise<unknown>,
+  argv: string[],
+): Promise<number> {
+  const debug = argv.includes('--debug');
+  let options: Values<S>;
+  try {
+    options = parseOptions(program, argv);
+  } catch (error) {
+    if (error instanceof HelpRequested) {
+      process.stdout.write(`${error.message}\n`);
+      process.exitCode = 0;
+      return 0;
+    }
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exitCode = 2;
+    return 2;
+  }
+  const named = (options as { name?: unknown }).name;
+  const log = logger(typeof named === 'string' ? `${program.name}-${named}` : program.name, { debug });
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) {
+      log.warn('Second interrupt: exiting now.');
+      process.exit(130);
+    }
+    log.warn(`${signal === 'SIGINT' ? 'Ctrl+C' : signal}: finishing what the broker is waiting for…`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const fail = (error: unknown) => {
+    const explained = explain(error);
+    log.error(explained.message);
+    if (debug) log.debug(String((explained.cause as Error | undefined)?.stack ?? explained.stack));
+    return explained.exitCode;
+  };
+  process.on('uncaughtException', (error) => {
+    process.exitCode = fail(error);
+    process.exit();
+  });
+  try {
+    await main(options, { log, signal: controller.signal });
+    process.exitCode = controller.signal.aborted ? 130 : 0;
+  } catch (error) {
+    if (controller.signal.aborted && !(error instanceof CourseError)) {
+      log.debug(`After the interrupt: ${(error as Error).message}`);
+      process.exitCode = 130;
+    } else {
+      process.exitCode = fail(error);
+    }
+  }
+  if (controller.signal.aborted) log.info('Closing connection. Goodbye.');
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return process.exitCode;
+}

@@ -1,0 +1,166 @@
+// What the tests (and the course's self-checks) share: unique names, programs spawned as a
+// learner runs them, captured logs, and a connection for setting the scene and cleaning up.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import amqp from 'amqplib';
+import { managementAuth, settings } from './config.ts';
+import { type Log, logger, repoRoot } from './logger.ts';
+
+/** A name no other test (or earlier run) uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A logger whose lines a test can read. */
+export function captureLog(): { log: Log; lines: string[] } {
+  const stream = new PassThrough();
+  const lines: string[] = [];
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+  return { log: logger('test', { stream, file: false }), lines };
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export class Running {
+  readonly lines: string[] = [];
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Exit>;
+  private waiters: { pattern: RegExp; count: number; resolve: (line: string) => void }[] = [];
+
+  constructor(readonly child: ChildProcess) {
+    const onData = (which: 'stdout' | 'stderr') => {
+      let partial = '';
+      return (chunk: Buffer) => {
+        const text = chunk.toString();
+        this[which] += text;
+        const parts = (partial + text).split('\n');
+        partial = parts.pop() ?? '';
+        for (const line of parts) this.addLine(line);
+      };
+    };
+    child.stdout?.on('data', onData('stdout'));
+    child.stderr?.on('data', onData('stderr'));
+    this.exited = new Promise((resolve) =>
+      child.on('close', (code, signal) => {
+        for (const waiter of this.waiters) waiter.resolve('');
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
+      }),
+    );
+  }
+
+  private addLine(line: string) {
+    this.lines.push(line);
+    for (const waiter of [...this.waiters]) {
+      if (this.lines.filter((l) => waiter.pattern.test(l)).length >= waiter.count) {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  }
+
+  /** Resolves when `count` lines matching `pattern` were printed; rejects if the program ends first. */
+  async waitFor(pattern: RegExp, count = 1): Promise<string> {
+    const seen = this.lines.filter((l) => pattern.test(l));
+    if (seen.length >= count) return seen[count - 1]!;
+    const line = await new Promise<string>((resolve) => this.waiters.push({ pattern, count, resolve }));
+    if (this.lines.filter((l) => pattern.test(l)).length < count) {
+      const exit = await this.exited;
+      throw new Error(
+        `the program ended (code ${exit.code}, signal ${exit.signal}) before printing ${count} × ${pattern}:\n${this.lines.join('\n')}`,
+      );
+    }
+    return line;
+  }
+
+  matching(pattern: RegExp): string[] {
+    return this.lines.filter((l) => pattern.test(l));
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+}
+
+const running = new Set<Running>();
+
+/** Starts `folder/program.ts` the way `npm run lesson:NN -- program` does. */
+export function start(program: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, `${program}.ts`), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, NODE_OPTIONS: '', FORCE_COLOR: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const handle = new Running(child);
+  running.add(handle);
+  void handle.exited.then(() => running.delete(handle));
+  return handle;
+}
+
+/** Runs a program to its end. */
+export function runProgram(program: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Exit> {
+  return start(program, args, env).exited;
+}
+
+/** Kills whatever a test started and left running (afterEach/afterAll). */
+export async function stopAll(): Promise<void> {
+  const all = [...running];
+  for (const handle of all) handle.kill('SIGKILL');
+  await Promise.all(all.map((handle) => handle.exited));
+}
+
+/** A plain amqplib connection for setting up scenes and cleaning up; deletes its queues on close. */
+export async function testBroker() {
+  const connection = await amqp.connect(settings().amqpUrls[0]!);
+  const channel = await connection.createConfirmChannel();
+  channel.on('error', () => {});
+  const queues = new Set<string>();
+  return {
+    connection,
+    channel,
+    /** Remembers a queue to delete at the end. */
+    own(...names: string[]) {
+      for (const name of names) queues.add(name);
+      return names[0]!;
+    },
+    async close() {
+      const cleaner = await connection.createChannel();
+      cleaner.on('error', () => {});
+      for (const queue of queues) await cleaner.deleteQueue(queue).catch(() => {});
+      await connection.close().catch(() => {});
+    },
+  };
+}
+
+/** Reads a queue's figures from the management API. */
+export async function queueInfo(
+  queue: string,
+  vhost = '/',
+): Promise<Record<string, unknown> & { messages?: number }> {
+  const { base, authorization } = managementAuth();
+  const response = await fetch(
+    `${base}/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`,
+    {
+      headers: { authorization },
+    },
+  );
+  if (!response.ok) throw new Error(`management API: ${response.status} for queue ${queue}`);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+/** The one-sentence contract for errors: a line, no stack, no secret. */
+export function expectOneSentence(stderr: string, secret?: string): string[] {
+  const lines = stderr.split('\n').filter((line) => line.trim() && !/^npm (warn|notice)/.test(line));
+  const problems: string[] = [];
+  if (lines.length !== 1) problems.push(`expected one line on stderr, got ${lines.length}`);
+  if (/\n\s+at .+:\d+:\d+/.test(stderr)) problems.push('a stack trace was printed');
+  if (secret && stderr.includes(secret)) problems.push('the secret was printed');
+  return problems;
+}
