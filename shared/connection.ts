@@ -1,7 +1,7 @@
 // One way to reach RabbitMQ for every lesson: the URL list from AMQP_URL, amqplib's own recovery
 // where a program should outlive a dropped connection, error listeners on everything (an
 // unhandled 'error' event would crash the process with a stack), and a close that waits for confirms.
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import amqp, { type Channel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import { maskUrl, settings } from './config.ts';
 import { CourseError, explain } from './errors.ts';
@@ -132,6 +132,10 @@ export interface ConsumeOptions {
   log?: Log;
   /** Called once the consumer is registered: the moment to say " [*] Waiting…". */
   onReady?: () => void;
+  /** One message at a time, in delivery order, like a worker doing one task after another. */
+  serial?: boolean;
+  /** Called as each message arrives, before it waits its turn (serial) or is handled. */
+  onDelivery?: (message: ConsumeMessage) => void;
 }
 
 export type Handler = (message: ConsumeMessage, channel: Channel) => Promise<void> | void;
@@ -160,6 +164,7 @@ export function consume(broker: Broker, options: ConsumeOptions, handler: Handle
       options.onReady?.();
     };
     const running = new Set<Promise<void>>();
+    let queueTail: Promise<unknown> = Promise.resolve();
 
     const finish = async (reason: ConsumeResult['reason'] | Error) => {
       if (done) return;
@@ -187,8 +192,12 @@ export function consume(broker: Broker, options: ConsumeOptions, handler: Handle
         return;
       }
       started++;
+      options.onDelivery?.(message);
+      const previous = queueTail;
       const work = (async () => {
         try {
+          if (options.serial) await previous.catch(() => {});
+          if (done && options.signal?.aborted) return; // interrupted while waiting its turn: left unacked
           await handler(message, onChannel);
           handled++;
           if (options.count !== undefined && handled >= options.count) void finish('count');
@@ -198,6 +207,7 @@ export function consume(broker: Broker, options: ConsumeOptions, handler: Handle
           void finish(explain(error));
         }
       })();
+      queueTail = work;
       running.add(work);
       void work.finally(() => running.delete(work));
     };
@@ -232,4 +242,21 @@ export function consume(broker: Broker, options: ConsumeOptions, handler: Handle
     broker.on('connect', onReconnect);
     subscribe().catch((error) => void finish(explain(error)));
   });
+}
+
+/**
+ * Publishes one message. When amqplib's write buffer is full, sendToQueue returns false (the
+ * message *is* buffered; never send it again) and we wait for 'drain' before the next one.
+ */
+export async function sendToQueue(
+  channel: Channel,
+  queue: string,
+  content: Buffer,
+  options?: Options.Publish,
+): Promise<void> {
+  if (channel.sendToQueue(queue, content, options)) return;
+  await Promise.race([
+    once(channel, 'drain'),
+    once(channel, 'close').then(() => Promise.reject(new Error('Channel closed'))),
+  ]);
 }

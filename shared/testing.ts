@@ -2,6 +2,7 @@
 // learner runs them, captured logs, and a connection for setting the scene and cleaning up.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import amqp from 'amqplib';
@@ -28,7 +29,7 @@ export interface Exit {
   stderr: string;
 }
 
-export class Running {
+export class Running extends EventEmitter {
   readonly lines: string[] = [];
   stdout = '';
   stderr = '';
@@ -36,6 +37,7 @@ export class Running {
   private waiters: { pattern: RegExp; count: number; resolve: (line: string) => void }[] = [];
 
   constructor(readonly child: ChildProcess) {
+    super();
     const onData = (which: 'stdout' | 'stderr') => {
       let partial = '';
       return (chunk: Buffer) => {
@@ -58,6 +60,7 @@ export class Running {
 
   private addLine(line: string) {
     this.lines.push(line);
+    this.emit('line', line);
     for (const waiter of [...this.waiters]) {
       if (this.lines.filter((l) => waiter.pattern.test(l)).length >= waiter.count) {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
@@ -86,6 +89,48 @@ export class Running {
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+}
+
+/** Resolves when the programs together printed `count` lines matching `pattern`. */
+export async function waitForTotal(programs: Running[], pattern: RegExp, count: number): Promise<void> {
+  const total = () => programs.reduce((sum, program) => sum + program.matching(pattern).length, 0);
+  const controller = new AbortController();
+  try {
+    while (total() < count) {
+      const ended = programs.find(
+        (program) => program.child.exitCode !== null || program.child.signalCode !== null,
+      );
+      if (ended)
+        throw new Error(`a program ended before the programs printed ${count} × ${pattern} (got ${total()})`);
+      // Wake on the next line from any of them, or on any of them ending.
+      await Promise.race(
+        programs.flatMap((program) => [
+          once(program, 'line', { signal: controller.signal }),
+          once(program.child, 'close', { signal: controller.signal }),
+        ]),
+      );
+    }
+  } finally {
+    controller.abort();
+  }
+}
+
+/**
+ * Waits for broker state that has no event a client can listen to (a consumer gone after a
+ * SIGKILL, say), by asking again every 50 ms; fails with `what` after `seconds`.
+ */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  what: string,
+  seconds = 30,
+): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

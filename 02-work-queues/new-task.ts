@@ -1,0 +1,60 @@
+// New task: sends tasks to a durable queue as persistent messages and exits once RabbitMQ confirms them all.
+import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
+import { connect, sendToQueue } from '../shared/connection.ts';
+
+export const program = defineProgram({
+  name: 'new-task',
+  summary: 'Send tasks to the work queue; each dot in a task is one second of work for a worker.',
+  positionals: 'task',
+  flags: {
+    queue: { type: 'string', default: 'task_queue', env: 'QUEUE', description: 'the queue to send to' },
+    message: { type: 'string', description: 'send this one task' },
+    count: { type: 'integer', min: 1, description: 'send this many generated tasks: Task 1, Task 2, …' },
+    dots: {
+      type: 'integer',
+      min: 0,
+      default: 1,
+      description: 'dots (seconds of work) in each generated task',
+    },
+  },
+  examples: [
+    'npm run lesson:02 -- new-task "A small task." "A bigger task....."',
+    'npm run lesson:02 -- new-task --count 10 --dots 3',
+  ],
+});
+
+const defaultTasks = ['First task.', 'Second task..', 'Third task...', 'Fourth task....', 'Fifth task.....'];
+
+export function tasksFrom(options: Values<typeof program.flags>): string[] {
+  if (options.count !== undefined) {
+    return Array.from({ length: options.count }, (_, i) => `Task ${i + 1}${'.'.repeat(options.dots)}`);
+  }
+  if (options.message !== undefined) return [options.message];
+  return options.positionals.length ? options.positionals : defaultTasks;
+}
+
+export async function newTask(
+  options: Values<typeof program.flags>,
+  { log }: Pick<RunContext, 'log'>,
+): Promise<number> {
+  const tasks = tasksFrom(options);
+  const broker = await connect({ log, name: 'lesson 02 new-task' });
+  try {
+    const channel = await broker.confirmChannel();
+    // durable: the queue itself survives a broker restart (workers declare it the same way).
+    await channel.assertQueue(options.queue, { durable: true });
+    for (const task of tasks) {
+      // persistent: the message is written to disk, so it survives the restart too.
+      await sendToQueue(channel, options.queue, Buffer.from(task), { persistent: true });
+      log.info(` [x] Sent '${task}'`);
+    }
+    // Until the broker confirms, a task could still be lost: only then is it safe to exit.
+    await channel.waitForConfirms();
+    log.success(` [✓] RabbitMQ confirmed all ${tasks.length} task${tasks.length === 1 ? '' : 's'}.`);
+    return tasks.length;
+  } finally {
+    await broker.close();
+  }
+}
+
+runMain(import.meta, program, newTask);

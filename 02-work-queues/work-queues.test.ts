@@ -1,0 +1,150 @@
+// Lesson 02's promises, proven with worker processes run as a learner runs them.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { parseOptions } from '../shared/cli.ts';
+import {
+  captureLog,
+  eventually,
+  type Running,
+  runProgram,
+  start,
+  stopAll,
+  testBroker,
+  uniqueName,
+  waitForTotal,
+} from '../shared/testing.ts';
+import { newTask, program as newTaskProgram } from './new-task.ts';
+
+let broker: Awaited<ReturnType<typeof testBroker>>;
+beforeAll(async () => {
+  broker = await testBroker();
+});
+afterEach(stopAll);
+afterAll(() => broker.close());
+
+async function sendTasks(queue: string, tasks: string[]): Promise<void> {
+  await newTask(parseOptions(newTaskProgram, ['--queue', queue, ...tasks]), { log: captureLog().log });
+}
+
+function worker(queue: string, name: string, ...flags: string[]): Running {
+  return start('02-work-queues/worker', ['--queue', queue, '--name', name, ...flags]);
+}
+
+const taskNumbers = (program: Running, verb: 'received' | 'done') =>
+  program.matching(new RegExp(`\\] \\w+ ${verb} `)).map((line) => Number(/Task (\d+)/.exec(line)?.[1]));
+
+async function stop(...workers: Running[]) {
+  for (const w of workers) w.kill('SIGINT');
+  return Promise.all(workers.map((w) => w.exited));
+}
+
+describe('work queues', () => {
+  test('round robin: with prefetch 0, two workers take turns whatever the tasks cost', async () => {
+    const queue = broker.own(uniqueName('rr'));
+    const flags = ['--prefetch', '0', '--seconds-per-dot', '0.01'];
+    const [a, b] = [worker(queue, 'A', ...flags), worker(queue, 'B', ...flags)];
+    await Promise.all([a.waitFor(/waiting for tasks/), b.waitFor(/waiting for tasks/)]);
+    // Odd tasks cost 20 dots, even ones 1: a fair split of the work would not alternate.
+    await sendTasks(
+      queue,
+      Array.from({ length: 10 }, (_, i) => `Task ${i + 1}${'.'.repeat(i % 2 === 0 ? 20 : 1)}`),
+    );
+    await waitForTotal([a, b], /\] \w+ done /, 10);
+    const exits = await stop(a, b);
+    expect(exits.map((e) => e.code)).toEqual([130, 130]);
+    const [first, second] = taskNumbers(a, 'done')[0] === 1 ? [a, b] : [b, a];
+    expect(taskNumbers(first, 'done')).toEqual([1, 3, 5, 7, 9]);
+    expect(taskNumbers(second, 'done')).toEqual([2, 4, 6, 8, 10]);
+  });
+
+  test('fair dispatch: with prefetch 1, the fast worker finishes more tasks than the slow one', async () => {
+    const queue = broker.own(uniqueName('fair'));
+    const fast = worker(queue, 'Fast', '--prefetch', '1', '--seconds-per-dot', '0.005');
+    const slow = worker(queue, 'Slow', '--prefetch', '1', '--seconds-per-dot', '0.5');
+    await Promise.all([fast.waitFor(/waiting for tasks/), slow.waitFor(/waiting for tasks/)]);
+    await sendTasks(
+      queue,
+      Array.from({ length: 12 }, (_, i) => `Task ${i + 1}..`),
+    );
+    await waitForTotal([fast, slow], /\] \w+ done /, 12);
+    await stop(fast, slow);
+    const byFast = taskNumbers(fast, 'done');
+    const bySlow = taskNumbers(slow, 'done');
+    // Every task once; round robin would have given each worker 6.
+    expect([...byFast, ...bySlow].sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(byFast.length).toBeGreaterThan(2 * bySlow.length);
+    expect(bySlow.length).toBeGreaterThanOrEqual(1);
+  });
+
+  test('redelivery: a worker killed mid-task (SIGKILL) loses nothing; another worker gets it, marked redelivered', async () => {
+    const queue = broker.own(uniqueName('redeliver'));
+    const doomed = worker(queue, 'Doomed', '--seconds-per-dot', '60');
+    await doomed.waitFor(/waiting for tasks/);
+    await sendTasks(queue, ['Important task.']);
+    await doomed.waitFor(/Doomed received 'Important task\.'/);
+    const rescuer = worker(queue, 'Rescuer', '--seconds-per-dot', '0', '--count', '1');
+    await rescuer.waitFor(/waiting for tasks/);
+    doomed.kill('SIGKILL');
+    const exit = await rescuer.exited;
+    expect(exit.code).toBe(0);
+    expect(rescuer.matching(/received/)).toEqual([" [x] Rescuer received 'Important task.' (redelivered)"]);
+    expect(doomed.matching(/done/)).toEqual([]);
+    expect((await broker.channel.checkQueue(queue)).messageCount).toBe(0);
+  });
+
+  test('auto-ack loses work: the tasks a killed --no-ack worker held are gone; with acks they come back', async () => {
+    const consumersGone = (queue: string) =>
+      eventually(
+        async () => (await broker.channel.checkQueue(queue)).consumerCount === 0,
+        `the consumers of ${queue} to go`,
+      );
+    const tasks = Array.from({ length: 5 }, (_, i) => `Task ${i + 1}.....`);
+
+    const lossy = broker.own(uniqueName('noack'));
+    await sendTasks(lossy, tasks);
+    const careless = worker(lossy, 'Careless', '--no-ack', '--seconds-per-dot', '60', '--debug');
+    await careless.waitFor(/holds delivery/, 5); // the broker pushed all five and forgot them
+    careless.kill('SIGKILL');
+    await careless.exited;
+    await consumersGone(lossy);
+    const held = careless.matching(/holds delivery/).length - careless.matching(/done/).length;
+    const lost =
+      tasks.length - careless.matching(/done/).length - (await broker.channel.checkQueue(lossy)).messageCount;
+    expect(lost).toBeGreaterThan(0);
+    expect(lost).toBe(held);
+
+    const safe = broker.own(uniqueName('acked'));
+    await sendTasks(safe, tasks);
+    const careful = worker(safe, 'Careful', '--prefetch', '5', '--seconds-per-dot', '60', '--debug');
+    await careful.waitFor(/holds delivery/, 5);
+    careful.kill('SIGKILL');
+    await careful.exited;
+    await consumersGone(safe);
+    expect((await broker.channel.checkQueue(safe)).messageCount).toBe(tasks.length);
+  });
+
+  test('new-task exits only after RabbitMQ confirmed every task, and says so', async () => {
+    const queue = broker.own(uniqueName('confirm'));
+    const exit = await runProgram('02-work-queues/new-task', [
+      '--queue',
+      queue,
+      '--count',
+      '50',
+      '--dots',
+      '3',
+    ]);
+    expect(exit.code).toBe(0);
+    expect(exit.stderr).toContain('RabbitMQ confirmed all 50 tasks.');
+    const { messageCount } = await broker.channel.checkQueue(queue);
+    expect(messageCount).toBe(50);
+  });
+
+  test('a task_queue declared non-durable earlier ends in the 406 sentence, not a stack trace', async () => {
+    const queue = broker.own(uniqueName('not-durable'));
+    await broker.channel.assertQueue(queue, { durable: false });
+    const exit = await runProgram('02-work-queues/worker', ['--queue', queue]);
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toContain(
+      `The queue '${queue}' already exists with other settings (durable is 'false'`,
+    );
+  });
+});
