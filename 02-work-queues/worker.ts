@@ -1,7 +1,7 @@
 // Worker: takes tasks from the durable queue one at a time, works one second per dot, and acks after the work.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { connect, consume } from '../shared/connection.ts';
+import { simulateWork } from '../shared/work.ts';
 
 export const program = defineProgram({
   name: 'worker',
@@ -75,9 +75,7 @@ export async function work(
       async (message, channel) => {
         const task = message.content.toString();
         log.info(` [x] ${name} received '${task}'${message.fields.redelivered ? ' (redelivered)' : ''}`);
-        const dots = task.split('.').length - 1;
-        // A timer, never a busy loop: a spinning loop blocks heartbeats and the broker drops us.
-        await sleep(dots * options.secondsPerDot * 1000, undefined, { signal });
+        await simulateWork(task, options.secondsPerDot, signal);
         // Ack only after the work: if we die before this line, the task goes to another worker.
         if (!options.noAck) channel.ack(message);
         done.push(task);

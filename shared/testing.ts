@@ -46,6 +46,8 @@ export class Running extends EventEmitter {
         const parts = (partial + text).split('\n');
         partial = parts.pop() ?? '';
         for (const line of parts) this.addLine(line);
+        // A prompt waits on an unfinished line: let waiters see it too.
+        if (partial) this.checkPartial(partial);
       };
     };
     child.stdout?.on('data', onData('stdout'));
@@ -69,12 +71,21 @@ export class Running extends EventEmitter {
     }
   }
 
+  private checkPartial(partial: string) {
+    for (const waiter of [...this.waiters]) {
+      if (waiter.count === 1 && waiter.pattern.test(partial)) {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        waiter.resolve(partial);
+      }
+    }
+  }
+
   /** Resolves when `count` lines matching `pattern` were printed; rejects if the program ends first. */
   async waitFor(pattern: RegExp, count = 1): Promise<string> {
     const seen = this.lines.filter((l) => pattern.test(l));
     if (seen.length >= count) return seen[count - 1]!;
     const line = await new Promise<string>((resolve) => this.waiters.push({ pattern, count, resolve }));
-    if (this.lines.filter((l) => pattern.test(l)).length < count) {
+    if (!pattern.test(line) && this.lines.filter((l) => pattern.test(l)).length < count) {
       const exit = await this.exited;
       throw new Error(
         `the program ended (code ${exit.code}, signal ${exit.signal}) before printing ${count} × ${pattern}:\n${this.lines.join('\n')}`,

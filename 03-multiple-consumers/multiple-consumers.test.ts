@@ -1,0 +1,182 @@
+// Lesson 03's promises: three listening workers share the CSV's tasks fairly; bad files are refused whole.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { parseOptions } from '../shared/cli.ts';
+import { repoRoot } from '../shared/logger.ts';
+import { offerAdminPanel, queuesPage } from '../shared/prompts.ts';
+import {
+  captureLog,
+  expectOneSentence,
+  Running,
+  runProgram,
+  start,
+  stopAll,
+  testBroker,
+  uniqueName,
+  waitForTotal,
+} from '../shared/testing.ts';
+import { emitTasks, program as emitterProgram } from './emitter-of-tasks.ts';
+
+let broker: Awaited<ReturnType<typeof testBroker>>;
+beforeAll(async () => {
+  broker = await testBroker();
+});
+afterEach(stopAll);
+afterAll(() => broker.close());
+
+async function queueExists(queue: string): Promise<boolean> {
+  const channel = await broker.connection.createChannel();
+  channel.on('error', () => {});
+  try {
+    await channel.checkQueue(queue);
+    await channel.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function csv(name: string, text: string): string {
+  const file = join(tmpdir(), `${uniqueName(name)}.csv`);
+  writeFileSync(file, text);
+  return file;
+}
+
+const rowsDone = (worker: Running) =>
+  worker.matching(/ done #\d+/).map((line) => Number(/#(\d+)/.exec(line)?.[1]));
+
+describe('three listening workers and one emitter', () => {
+  test('every row of data/tasks.csv is processed exactly once, by all three, and the worker with the long task does fewer', async () => {
+    const queue = broker.own(uniqueName('task_queue3'));
+    const workers = ['A', 'B', 'C'].map((name) =>
+      start('03-multiple-consumers/listening-worker', [
+        '--queue',
+        queue,
+        '--name',
+        name,
+        '--seconds-per-dot',
+        '0.05',
+      ]),
+    );
+    await Promise.all(workers.map((w) => w.waitFor(/listening on/)));
+    const emitter = await runProgram('03-multiple-consumers/emitter-of-tasks', ['--queue', queue]);
+    expect(emitter.code).toBe(0);
+    expect(emitter.stderr).toMatch(/Sent 20 rows from data\/tasks\.csv .* RabbitMQ confirmed them all/);
+    expect(emitter.stderr).not.toMatch(/monitor RabbitMQ/); // no terminal, no prompt
+
+    await waitForTotal(workers, / done #\d+/, 20);
+    for (const w of workers) w.kill('SIGINT');
+    const exits = await Promise.all(workers.map((w) => w.exited));
+    expect(exits.map((e) => e.code)).toEqual([130, 130, 130]);
+    expect(exits.every((e) => e.stderr.includes('Closing connection. Goodbye.'))).toBe(true);
+
+    const rows = workers.map(rowsDone);
+    expect(rows.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    for (const mine of rows) expect(mine.length).toBeGreaterThanOrEqual(1);
+    // Row 3 is the 20-dot task: fair dispatch gives its worker fewer rows than each of the others.
+    const longIndex = rows.findIndex((mine) => mine.includes(3));
+    const others = rows.filter((_, i) => i !== longIndex);
+    for (const theirs of others) expect(rows[longIndex]!.length).toBeLessThan(theirs.length);
+  });
+});
+
+describe('bad task files are refused before anything is sent', () => {
+  test.each([
+    [
+      'a file that does not exist',
+      () => join(tmpdir(), 'no-such-tasks.csv'),
+      /does not exist: check the --file path/,
+    ],
+    ['a folder', () => tmpdir(), /is a folder, not a CSV file/],
+    ['an empty file', () => csv('empty', ''), /has no tasks/],
+    [
+      'an unbalanced quote',
+      () => csv('quote', 'Feed the cat,.\nWater the plants,..\n"Call the bank,...\n'),
+      /line \d+ is not valid CSV \(a quote opens a field and is never closed\)/,
+    ],
+    [
+      'ragged rows',
+      () => csv('ragged', 'Feed the cat,.\nWater the plants,..,extra\nCall the bank,...\n'),
+      /line 2 is not valid CSV \(this row has a different number of fields/,
+    ],
+  ])('%s', async (_, file, pattern) => {
+    const queue = broker.own(uniqueName('bad-csv'));
+    const exit = await runProgram('03-multiple-consumers/emitter-of-tasks', [
+      '--queue',
+      queue,
+      '--file',
+      file(),
+    ]);
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toMatch(pattern);
+    expect(expectOneSentence(exit.stderr)).toEqual([]);
+    expect(await queueExists(queue)).toBe(false); // not even declared: nothing sent
+  });
+
+  test('a row too large for a message', async () => {
+    const queue = broker.own(uniqueName('big-row'));
+    const file = csv('big', `Feed the cat,.\nWrite ${'a very long story '.repeat(10)},..\n`);
+    const exit = await runProgram('03-multiple-consumers/emitter-of-tasks', [
+      '--queue',
+      queue,
+      '--file',
+      file,
+      '--max-row-bytes',
+      '100',
+    ]);
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toMatch(/row 2 \(line 2\) is \d+ bytes, more than the 100 a task may have/);
+    expect(expectOneSentence(exit.stderr)).toEqual([]);
+    expect(await queueExists(queue)).toBe(false);
+  });
+});
+
+describe('the admin-panel prompt', () => {
+  test('--admin opens the management UI at the queues page, without asking', async () => {
+    const queue = broker.own(uniqueName('admin'));
+    const opened: string[] = [];
+    const { log, lines } = captureLog();
+    const sent = await emitTasks(
+      parseOptions(emitterProgram, ['--queue', queue, '--file', 'data/tasks-short.csv', '--admin']),
+      { log, signal: new AbortController().signal },
+      async (url) => opened.push(url),
+    );
+    expect(opened).toEqual([queuesPage()]);
+    expect(queuesPage()).toMatch(/^http:\/\/[^@]+:15672\/#\/queues$/);
+    expect(sent).toBe(6);
+    expect(lines.some((line) => line.includes('Opened http'))).toBe(true);
+  });
+
+  test('without a terminal it never asks; --no-admin never opens', async () => {
+    const { log } = captureLog();
+    const ask = async () => {
+      throw new Error('asked without a terminal');
+    };
+    const opener = async () => {
+      throw new Error('opened without being asked to');
+    };
+    expect(await offerAdminPanel({ admin: undefined, interactive: false, ask, opener, log })).toBe(false);
+    expect(await offerAdminPanel({ admin: false, interactive: true, ask, opener, log })).toBe(false);
+  });
+
+  test('Ctrl+C at the prompt exits 130 and sends nothing', async () => {
+    const queue = broker.own(uniqueName('prompt-ctrl-c'));
+    // A real terminal (a pty from `script`), so the prompt appears; then the learner presses Ctrl+C.
+    const command = `${process.execPath} --import tsx 03-multiple-consumers/emitter-of-tasks.ts --queue ${queue} --file data/tasks-short.csv`;
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      cwd: repoRoot,
+      env: { ...process.env, NODE_OPTIONS: '', FORCE_COLOR: '0' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const program = new Running(child);
+    await program.waitFor(/monitor RabbitMQ queues/);
+    child.stdin?.write('\x03');
+    const exit = await program.exited;
+    expect(exit.code).toBe(130);
+    expect(exit.stdout).toContain('Interrupted at the prompt: nothing was sent.');
+    expect(await queueExists(queue)).toBe(false);
+  });
+});
