@@ -178,6 +178,7 @@ export async function testBroker() {
   const channel = await connection.createConfirmChannel();
   channel.on('error', () => {});
   const queues = new Set<string>();
+  const exchanges = new Set<string>();
   return {
     connection,
     channel,
@@ -186,10 +187,16 @@ export async function testBroker() {
       for (const name of names) queues.add(name);
       return names[0]!;
     },
+    /** Remembers an exchange to delete at the end. */
+    ownExchange(name: string) {
+      exchanges.add(name);
+      return name;
+    },
     async close() {
       const cleaner = await connection.createChannel();
       cleaner.on('error', () => {});
       for (const queue of queues) await cleaner.deleteQueue(queue).catch(() => {});
+      for (const exchange of exchanges) await cleaner.deleteExchange(exchange).catch(() => {});
       await connection.close().catch(() => {});
     },
   };
