@@ -211,6 +211,23 @@ function mosquitto(): Service {
   };
 }
 
+function chromium(): Service {
+  const path = () =>
+    [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
+      (p) => p && existsSync(p),
+    );
+  return {
+    name: 'Chromium',
+    // Not a server: the headless browser the lesson 05 report test and the screenshots use.
+    url: 'file:///usr/bin/chromium',
+    ready: async () => Boolean(path()),
+    startLocal: async () => false,
+    aptPackages: ['chromium'],
+    docker: [],
+    manual: 'install Chromium (apt-get install chromium) or set CHROMIUM_PATH to a Chrome or Chromium binary',
+  };
+}
+
 const canApt = () => process.getuid?.() === 0 && existsSync('/etc/debian_version') && has('apt-get');
 let aptUpdated = false;
 async function dockerAnswers(): Promise<boolean> {
@@ -225,7 +242,7 @@ async function dockerAnswers(): Promise<boolean> {
 async function ensure(service: Service): Promise<boolean> {
   if (await service.ready()) return true;
   const where = maskUrl(service.url);
-  if (!isLocal(service.url)) {
+  if (!service.url.startsWith('file:') && !isLocal(service.url)) {
     say(
       chalk.red(
         `${service.name} does not answer at ${where}: that is not this machine, so start it there or fix the URL.`,
@@ -233,7 +250,11 @@ async function ensure(service: Service): Promise<boolean> {
     );
     return false;
   }
-  say(`${service.name} does not answer at ${where}: starting it.`);
+  say(
+    service.url.startsWith('file:')
+      ? `${service.name} is not installed.`
+      : `${service.name} does not answer at ${where}: starting it.`,
+  );
   try {
     if ((await service.startLocal()) && (await service.ready())) return announce(service);
     if (canApt()) {
@@ -251,7 +272,7 @@ async function ensure(service: Service): Promise<boolean> {
       await service.afterInstall?.();
       if ((await service.startLocal()) && (await service.ready())) return announce(service);
     }
-    if (await dockerAnswers()) {
+    if (service.docker.length && (await dockerAnswers())) {
       say(`Starting ${service.name} in Docker.`);
       await run('docker', service.docker);
       if (await waitFor(() => service.ready(), 90)) return announce(service);
@@ -272,7 +293,7 @@ function announce(service: Service): true {
   return true;
 }
 
-const all: Record<string, () => Service> = { rabbitmq, postgres, mosquitto };
+const all: Record<string, () => Service> = { rabbitmq, postgres, mosquitto, chromium };
 
 export async function services(names: string[]): Promise<boolean> {
   const wanted = names.length ? names : Object.keys(all);

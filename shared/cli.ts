@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import { CourseError, explain, UsageError } from './errors.ts';
 import { type Log, logger } from './logger.ts';
 
@@ -63,7 +64,7 @@ export function usage<S extends Flags>(program: Program<S>): string {
     'Flags:',
   ];
   const rows: [string, string][] = Object.entries(program.flags).map(([key, flag]) => {
-    const name = `--${kebab(key)}${flag.type === 'boolean' ? (flag.default === undefined ? `, --no-${kebab(key)}` : '') : ` <${flag.type === 'strings' ? 'file…' : flag.type === 'string' ? 'text' : 'n'}>`}`;
+    const name = `--${kebab(key)}${flag.type === 'boolean' ? (flag.default === false ? '' : `, --no-${kebab(key)}`) : ` <${flag.type === 'strings' ? 'file…' : flag.type === 'string' ? 'text' : 'n'}>`}`;
     const extra = [
       'choices' in flag && flag.choices ? `one of ${flag.choices.join(', ')}` : '',
       flag.default !== undefined && flag.default !== false
@@ -209,7 +210,8 @@ export interface RunContext {
 /** True when this module is the file node was started with (not imported by a test or the menu). */
 export function isEntryPoint(meta: ImportMeta): boolean {
   const script = process.argv[1];
-  if (!script) return false;
+  // A worker thread loading the program's module is not the program starting.
+  if (!script || !isMainThread) return false;
   try {
     return realpathSync(script) === realpathSync(fileURLToPath(meta.url));
   } catch {

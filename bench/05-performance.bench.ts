@@ -1,0 +1,125 @@
+// Lesson 05 against plain amqplib, side by side: producer (streamed confirms, window 1000, 1000 B
+// persistent), consumer (prefetch 1000, multiple ack every 100), CSV on and off, and the processor.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { settings } from '../shared/config.ts';
+import { alternate, rate, row, run } from './harness.ts';
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const n = Number(process.env.BENCH_MESSAGES ?? 20000);
+
+async function deleteQueue(queue: string) {
+  const connection = await amqp.connect(settings().amqpUrls[0]!);
+  const channel = await connection.createChannel();
+  await channel.deleteQueue(queue);
+  await connection.close();
+}
+
+/** Fills a queue with n messages (raw producer), then times one consumer draining it. */
+async function consumeRate(script: string, args: (queue: string) => string[]): Promise<number> {
+  const queue = `bench-consume-${process.pid}`;
+  await run('bench/raw/amqplib-producer.ts', [queue, String(n), '1000', '1000']);
+  try {
+    return rate(await run(script, args(queue)));
+  } finally {
+    await deleteQueue(queue);
+  }
+}
+
+async function produceRate(script: string, args: (queue: string) => string[]): Promise<number> {
+  const queue = `bench-produce-${process.pid}`;
+  try {
+    return rate(await run(script, args(queue)));
+  } finally {
+    await deleteQueue(queue);
+  }
+}
+
+export default async function bench(): Promise<void> {
+  process.stderr.write(`${rounds} alternating rounds each; ${n} messages of 1000 B per run.\n`);
+  const producer = await alternate(rounds, {
+    lesson: () =>
+      produceRate('05-performance/producer.ts', (q) => [
+        '--queue',
+        q,
+        '--count',
+        String(n),
+        '--max-in-flight',
+        '1000',
+      ]),
+    raw: () => produceRate('bench/raw/amqplib-producer.ts', (q) => [q, String(n), '1000', '1000']),
+  });
+  const confirmEach = await alternate(Math.min(rounds, 3), {
+    lesson: () =>
+      produceRate('05-performance/producer.ts', (q) => [
+        '--queue',
+        q,
+        '--count',
+        '2000',
+        '--max-in-flight',
+        '1',
+      ]),
+  });
+  const csv = await alternate(rounds, {
+    on: () => produceRate('05-performance/producer.ts', (q) => ['--queue', q, '--count', String(n)]),
+    off: () =>
+      produceRate('05-performance/producer.ts', (q) => ['--queue', q, '--count', String(n), '--no-csv']),
+  });
+  const consumer = await alternate(rounds, {
+    lesson: () =>
+      consumeRate('05-performance/consumer.ts', (q) => [
+        '--queue',
+        q,
+        '--count',
+        String(n),
+        '--prefetch',
+        '1000',
+        '--batch',
+        '100',
+      ]),
+    raw: () => consumeRate('bench/raw/amqplib-consumer.ts', (q) => [q, String(n), '1000', '100']),
+  });
+
+  const rows = Number(process.env.BENCH_PROCESSOR_ROWS ?? 1_000_000);
+  const dir = join(tmpdir(), `bench-processor-${process.pid}`);
+  const producerCsv = join(dir, 'producer.csv');
+  const consumerCsv = join(dir, 'consumer.csv');
+  mkdirSync(dir, { recursive: true });
+  const lines = (ms: number) =>
+    Array.from(
+      { length: rows },
+      (_, i) =>
+        `b-0-${i},${(1.7e12 + i / 10 + ms).toFixed(3)},${(1.7e12 + i / 10 + ms + 2.125).toFixed(3)}\n`,
+    ).join('');
+  writeFileSync(producerCsv, lines(0));
+  writeFileSync(consumerCsv, lines(5));
+  const processor = rate(
+    await run('05-performance/process-results.ts', [
+      '--producer',
+      producerCsv,
+      '--consumer',
+      consumerCsv,
+      '--out',
+      join(dir, 'out'),
+    ]),
+  );
+
+  const r = (x: number) => `${Math.round(x)} msg/s`;
+  row('producer, streamed confirms (window 1000): lesson', r(producer.lesson!));
+  row('producer, streamed confirms (window 1000): raw amqplib', r(producer.raw!));
+  row('  ratio lesson / raw (target ≥ 0.95)', (producer.lesson! / producer.raw!).toFixed(3));
+  row('producer, confirm each (--max-in-flight 1): lesson', r(confirmEach.lesson!));
+  row('  ratio streamed / confirm each (target ≥ 10)', (producer.lesson! / confirmEach.lesson!).toFixed(1));
+  row('producer with CSV', r(csv.on!));
+  row('producer without CSV (--no-csv)', r(csv.off!));
+  row('  CSV costs (target ≤ 5%)', `${((1 - csv.on! / csv.off!) * 100).toFixed(1)}%`);
+  row('consumer, prefetch 1000, ack every 100: lesson', r(consumer.lesson!));
+  row('consumer, prefetch 1000, ack every 100: raw amqplib', r(consumer.raw!));
+  row('  ratio lesson / raw (target ≥ 0.9)', (consumer.lesson! / consumer.raw!).toFixed(3));
+  row(
+    `process-results, 2 × ${rows} rows`,
+    `${processor} rows/s (${((2 * rows) / processor).toFixed(1)} s; target < 10 s)`,
+  );
+}
