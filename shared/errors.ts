@@ -91,6 +91,16 @@ export function explain(error: unknown, context: ErrorContext = {}): CourseError
       );
   }
 
+  if (service === 'PostgreSQL') {
+    const pg = explainPostgres(err, where, message);
+    if (pg) return make(pg[0], pg[1]);
+  }
+  if (service === 'the MQTT broker' && /Not authorized|Bad username or password/i.test(message)) {
+    return make(
+      'ACCESS_REFUSED',
+      `The MQTT broker${where} refused the login: check the user name and password in MQTT_URL.`,
+    );
+  }
   if (/ACCESS.REFUSED|\b403\b/.test(message)) {
     const user = context.url ? urlUser(context.url) : undefined;
     return make(
@@ -154,6 +164,42 @@ export function explain(error: unknown, context: ErrorContext = {}): CourseError
     'UNEXPECTED',
     `Something unexpected went wrong: ${maskSecrets(message)}. Run again with --debug for the details.`,
   );
+}
+
+/** PostgreSQL's SQLSTATE codes for what a learner can cause. */
+function explainPostgres(err: NodeishError, where: string, message: string): [string, string] | undefined {
+  switch (err.code) {
+    case '3D000':
+      return [
+        'UNKNOWN_DATABASE',
+        `PostgreSQL${where} has no such database (${message}): create it (createdb <name>) or fix the database name at the end of DATABASE_URL.`,
+      ];
+    case '28P01':
+    case '28000':
+      return [
+        'ACCESS_REFUSED',
+        `PostgreSQL${where} refused the login (${message}): check the user and password in DATABASE_URL, and pg_hba.conf.`,
+      ];
+    case '57P01':
+    case '57P03':
+      return [
+        'CLOSED_BY_BROKER',
+        `PostgreSQL${where} is shutting down or starting up (${message}): wait for it, or run npm run services.`,
+      ];
+  }
+  if (/Invalid URL|invalid connection string/i.test(message) || err.code === 'ERR_INVALID_URL') {
+    return [
+      'USAGE',
+      `DATABASE_URL is not a URL PostgreSQL can use (${message}): write it as postgres://user@host:5432/database.`,
+    ];
+  }
+  if (/Connection terminated/i.test(message)) {
+    return [
+      'CLOSED_BY_BROKER',
+      `PostgreSQL${where} closed the connection (${message}): is it still running? npm run services starts it.`,
+    ];
+  }
+  return undefined;
 }
 
 function brokerText(message: string): string {
