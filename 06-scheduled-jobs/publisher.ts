@@ -56,6 +56,13 @@ export const program = defineProgram({
       description: 'a job published this many seconds after its time counts as late',
     },
     statusSeconds: { type: 'number', min: 0.1, default: 5, description: 'seconds between status lines' },
+    synchronousCommit: {
+      type: 'string',
+      default: 'on',
+      choices: ['on', 'off'],
+      description:
+        'off: COMMIT does not wait for the disk; a database crash can then re-publish, never lose, a batch',
+    },
     name: {
       type: 'string',
       default: `P${process.pid}`,
@@ -115,6 +122,7 @@ export async function publish(options: Options, { log, signal }: RunContext): Pr
     );
   }
   const db = await openJobs({ schema: options.schema, name: `lesson 06 publisher ${options.name}` });
+  await db.query(`SET synchronous_commit = ${options.synchronousCommit === 'off' ? 'off' : 'on'}`);
   let mqtt: MqttClient;
   try {
     mqtt = await connectMqtt({ clientId: `publisher-${options.name}-${process.pid}` });

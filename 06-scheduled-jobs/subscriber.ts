@@ -45,6 +45,8 @@ export async function subscribe(
   const seen = new Set<string>();
   const duplicateIds: string[] = [];
   let period = 0;
+  let firstAt = 0;
+  let lastAt = 0;
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((resolve) => {
     resolveDone = resolve;
@@ -59,6 +61,8 @@ export async function subscribe(
     if (duplicate) duplicateIds.push(id);
     else seen.add(id);
     period++;
+    lastAt = Date.now();
+    firstAt ||= lastAt;
     onJob(
       { id, topic, receivedAt: Date.now(), fireAt: Number(Array.isArray(fire) ? fire[0] : fire) },
       duplicate,
@@ -80,7 +84,7 @@ export async function subscribe(
     await mqtt.endAsync().catch(() => {});
   }
   log.success(
-    ` [✓] ${seen.size} distinct jobs, ${duplicateIds.length} duplicates${duplicateIds.length ? ` (${duplicateIds.slice(0, 5).join(', ')}…)` : ''}.`,
+    ` [✓] ${seen.size} distinct jobs, ${duplicateIds.length} duplicates${duplicateIds.length ? ` (${duplicateIds.slice(0, 5).join(', ')}…)` : ''}; ${((lastAt - firstAt) / 1000).toFixed(3)} s from the first to the last.`,
   );
   return { unique: seen.size, duplicates: duplicateIds.length, duplicateIds };
 }

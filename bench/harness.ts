@@ -4,9 +4,10 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../shared/logger.ts';
 
-export async function run(script: string, args: string[]): Promise<string> {
+export async function run(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, script), ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {

@@ -4,6 +4,9 @@
 import { execFile as execFileCb, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chalkStderr as chalk } from 'chalk';
 import { isEntryPoint } from '../shared/cli.ts';
@@ -189,8 +192,11 @@ function mosquitto(): Service {
     ready: () => tcpOpen(host, port),
     async startLocal() {
       if (!has('mosquitto')) return false;
-      const config = '/etc/mosquitto/mosquitto.conf';
-      await run('mosquitto', existsSync(config) ? ['-d', '-c', config] : ['-d']);
+      // The course's config (scripts/mosquitto.conf: loopback, anonymous, TCP_NODELAY) on MQTT_URL's port.
+      const template = readFileSync(fileURLToPath(new URL('./mosquitto.conf', import.meta.url)), 'utf8');
+      const config = join(tmpdir(), `rabbitmq-course-mosquitto-${port}.conf`);
+      writeFileSync(config, template.replace(/^listener 1883 /m, `listener ${port} `));
+      await run('mosquitto', ['-d', '-c', config]);
       return waitFor(() => tcpOpen(host, port), 30);
     },
     aptPackages: ['mosquitto'],
