@@ -1,0 +1,126 @@
+// npm run about [-- --json]: the environment the course ran in, for the hand-in and for bug reports.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { isEntryPoint } from '../shared/cli.ts';
+import { managementAuth, maskUrl, settings } from '../shared/config.ts';
+import { repoRoot } from '../shared/logger.ts';
+import { connectDatabase } from '../shared/postgres.ts';
+
+export interface About {
+  when: string;
+  os: string;
+  kernel: string;
+  cpu: { model: string; count: number };
+  memoryGiB: number;
+  node: string;
+  npm: string;
+  amqplib: string;
+  rabbitmq?: { version: string; erlang: string; url: string };
+  postgresql?: { version: string; url: string };
+  mosquitto?: { version: string; url: string };
+}
+
+const attempt = async <T>(work: () => Promise<T>): Promise<T | undefined> => work().catch(() => undefined);
+
+export async function about(): Promise<About> {
+  const { amqpUrls, databaseUrl, mqttUrl } = settings();
+  const osRelease = (() => {
+    try {
+      return /^PRETTY_NAME="?([^"\n]+)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1];
+    } catch {
+      return undefined;
+    }
+  })();
+  const npm = (() => {
+    try {
+      return execFileSync('npm', ['--version'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
+    } catch {
+      return 'unknown';
+    }
+  })();
+  const rabbitmq = await attempt(async () => {
+    const { base, authorization } = managementAuth();
+    const response = await fetch(`${base}/api/overview`, {
+      headers: { authorization },
+      signal: AbortSignal.timeout(3000),
+    });
+    const overview = (await response.json()) as { rabbitmq_version: string; erlang_version: string };
+    return {
+      version: overview.rabbitmq_version,
+      erlang: overview.erlang_version,
+      url: maskUrl(amqpUrls[0] ?? ''),
+    };
+  });
+  const postgresql = await attempt(async () => {
+    const client = await connectDatabase();
+    try {
+      const { rows } = await client.query('SHOW server_version');
+      return { version: String(rows[0].server_version), url: maskUrl(databaseUrl) };
+    } finally {
+      await client.end();
+    }
+  });
+  const mosquitto = await attempt(
+    () =>
+      new Promise<{ version: string; url: string }>((resolve, reject) => {
+        // Mosquitto publishes its version, retained, on a $SYS topic.
+        const client = mqtt.connect(mqttUrl, { reconnectPeriod: 0, connectTimeout: 3000 });
+        const timer = setTimeout(() => {
+          client.end(true);
+          reject(new Error('no answer'));
+        }, 3000);
+        client.on('error', reject);
+        client.on('connect', () => client.subscribe('$SYS/broker/version'));
+        client.on('message', (_topic, payload) => {
+          clearTimeout(timer);
+          client.end(true);
+          resolve({ version: payload.toString(), url: maskUrl(mqttUrl) });
+        });
+      }),
+  );
+  const cpus = os.cpus();
+  return {
+    when: new Date().toISOString(),
+    os: osRelease ?? `${os.type()} ${os.release()}`,
+    kernel: `${os.type()} ${os.release()} ${os.arch()}`,
+    cpu: { model: cpus[0]?.model ?? 'unknown', count: cpus.length },
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    npm,
+    amqplib: (
+      JSON.parse(readFileSync(join(repoRoot, 'node_modules/amqplib/package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version,
+    ...(rabbitmq ? { rabbitmq } : {}),
+    ...(postgresql ? { postgresql } : {}),
+    ...(mosquitto ? { mosquitto } : {}),
+  };
+}
+
+export function aboutText(a: About): string {
+  return [
+    `When         ${a.when}`,
+    `OS           ${a.os} (${a.kernel})`,
+    `CPU          ${a.cpu.model} × ${a.cpu.count}`,
+    `Memory       ${a.memoryGiB} GiB`,
+    `Node / npm   ${a.node} / ${a.npm}`,
+    `amqplib      ${a.amqplib}`,
+    `RabbitMQ     ${a.rabbitmq ? `${a.rabbitmq.version} (Erlang ${a.rabbitmq.erlang}) at ${a.rabbitmq.url}` : 'not reachable'}`,
+    `PostgreSQL   ${a.postgresql ? `${a.postgresql.version} at ${a.postgresql.url}` : 'not reachable'}`,
+    `Mosquitto    ${a.mosquitto ? `${a.mosquitto.version} at ${a.mosquitto.url}` : 'not reachable'}`,
+  ].join('\n');
+}
+
+if (isEntryPoint(import.meta)) {
+  const record = await about();
+  process.stdout.write(
+    process.argv.includes('--json') ? `${JSON.stringify(record, null, 2)}\n` : `${aboutText(record)}\n`,
+  );
+}

@@ -1,0 +1,198 @@
+// npm run check [-- NN …]: checks that what each lesson's README promises holds here, by running the
+// lesson's own tests (not a second copy of them) plus a look at what the learner's programs will
+// meet (their default queues, the services). Prints ✓/✗ with a hint for each ✗; records progress.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Options } from 'amqplib';
+import { chalkStderr as chalk } from 'chalk';
+import { isEntryPoint } from '../shared/cli.ts';
+import { connect } from '../shared/connection.ts';
+import { CourseError } from '../shared/errors.ts';
+import { lesson as findLesson, type Lesson, lessons } from '../shared/lessons.ts';
+import { repoRoot } from '../shared/logger.ts';
+import { connectMqtt } from '../shared/mqtt.ts';
+import { connectDatabase } from '../shared/postgres.ts';
+import { type LessonCheck, recordProgress } from '../shared/progress.ts';
+
+interface Result {
+  name: string;
+  ok: boolean;
+  hint?: string;
+}
+
+/** The queues each lesson's programs declare by default (QUEUE overrides, as in the programs). */
+const defaultQueues: Record<string, { queue: string; options: Options.AssertQueue; flag: string }[]> = {
+  '01': [{ queue: 'hello', options: { durable: false }, flag: '--queue' }],
+  '02': [{ queue: 'task_queue', options: { durable: true }, flag: '--queue' }],
+  '03': [{ queue: 'task_queue3', options: { durable: true }, flag: '--queue' }],
+  '05': [
+    {
+      queue: 'perf_queue',
+      options: { durable: true, arguments: { 'x-queue-type': 'classic' } },
+      flag: '--queue',
+    },
+  ],
+};
+
+/** Turns a failure into the likely cause and where to read about it. */
+export function hint(lesson: Lesson, failure: string): string {
+  const readme = `${lesson.folder}/README.md`;
+  if (/already exists with other settings|PRECONDITION.FAILED|inequivalent arg/.test(failure)) {
+    const queue = /queue '([^']+)'/.exec(failure)?.[1];
+    return `a queue${queue ? ` ('${queue}')` : ''} is left over with other arguments: delete it (rabbitmqctl delete_queue ${queue ?? '<name>'}, or the management UI) — ${readme}, Pitfalls`;
+  }
+  if (/Could not connect to RabbitMQ|ECONNREFUSED.*5672|connection refused\).*RabbitMQ/.test(failure))
+    return 'RabbitMQ is not running: npm run services';
+  if (/management API|15672/.test(failure))
+    return 'the RabbitMQ management API does not answer: npm run services enables the plugin';
+  if (/PostgreSQL|5432/.test(failure))
+    return 'PostgreSQL is not reachable: npm run services, or check DATABASE_URL';
+  if (/MQTT|1883/.test(failure)) return 'Mosquitto is not reachable: npm run services, or check MQTT_URL';
+  if (/Chromium/.test(failure)) return 'Chromium is missing: npm run services installs it (as root)';
+  if (/refused the login|ACCESS_REFUSED/.test(failure))
+    return 'wrong credentials in AMQP_URL (guest only works from localhost) — README.md, Troubleshooting';
+  if (/Exceeded timeout|timed out/.test(failure)) {
+    return `it took too long: is the machine very busy, or is a program from another terminal consuming the same queue? — ${readme}`;
+  }
+  return `see ${readme}, and run npm test -- ${lesson.folder} for the full output`;
+}
+
+async function preflight(lesson: Lesson): Promise<Result[]> {
+  const results: Result[] = [];
+  for (const { queue: fallback, options } of defaultQueues[lesson.number] ?? []) {
+    const queue = process.env.QUEUE || fallback;
+    const name = `the queue '${queue}' that the programs use can be declared as they declare it`;
+    try {
+      const broker = await connect();
+      try {
+        const channel = await broker.channel();
+        await channel.assertQueue(queue, options);
+        results.push({ name, ok: true });
+      } finally {
+        await broker.close();
+      }
+    } catch (error) {
+      results.push({ name, ok: false, hint: hint(lesson, (error as Error).message) });
+    }
+  }
+  if (lesson.number === '06') {
+    for (const [name, reach] of [
+      ['PostgreSQL answers at DATABASE_URL', async () => (await connectDatabase()).end()],
+      ['Mosquitto answers at MQTT_URL', async () => (await connectMqtt()).endAsync()],
+    ] as const) {
+      try {
+        await reach();
+        results.push({ name, ok: true });
+      } catch (error) {
+        results.push({ name, ok: false, hint: hint(lesson, (error as Error).message) });
+      }
+    }
+  }
+  return results;
+}
+
+interface JestJson {
+  testResults: {
+    assertionResults: { title: string; status: string; failureMessages: string[] }[];
+    message: string;
+  }[];
+}
+
+/** Runs the lesson's own tests (not the broker-restart ones) and returns one result per test. */
+function lessonTests(lesson: Lesson): Result[] {
+  const output = join(tmpdir(), `course-check-${lesson.number}-${process.pid}.json`);
+  const jest = join(repoRoot, 'node_modules/jest/bin/jest.js');
+  spawnSync(
+    process.execPath,
+    [jest, '--selectProjects', 'lessons', '--json', '--outputFile', output, '--silent', lesson.folder],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
+      stdio: 'ignore',
+    },
+  );
+  let report: JestJson;
+  try {
+    report = JSON.parse(readFileSync(output, 'utf8')) as JestJson;
+  } catch {
+    return [
+      {
+        name: 'the lesson’s tests ran',
+        ok: false,
+        hint: `they did not run at all: try npm test -- ${lesson.folder}`,
+      },
+    ];
+  } finally {
+    rmSync(output, { force: true });
+  }
+  const results: Result[] = [];
+  for (const file of report.testResults) {
+    if (file.assertionResults.length === 0 && file.message) {
+      results.push({ name: 'the lesson’s tests ran', ok: false, hint: hint(lesson, file.message) });
+    }
+    for (const test of file.assertionResults) {
+      const ok = test.status === 'passed';
+      results.push({
+        name: test.title,
+        ok,
+        ...(ok ? {} : { hint: hint(lesson, test.failureMessages.join('\n')) }),
+      });
+    }
+  }
+  return results;
+}
+
+export async function check(
+  numbers: string[],
+  say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<Record<string, LessonCheck>> {
+  const chosen = numbers.length ? numbers.map((n) => findLesson(n) ?? n) : lessons();
+  const all: Record<string, LessonCheck> = {};
+  for (const lesson of chosen) {
+    if (typeof lesson === 'string')
+      throw new CourseError(`There is no lesson ${lesson}: choose from 01 to 06.`, {
+        code: 'USAGE',
+        exitCode: 2,
+      });
+    say(chalk.bold(`Lesson ${lesson.number} — ${lesson.title.replace(/^Lesson \d+ — /, '')}`));
+    const results = [...(await preflight(lesson)), ...lessonTests(lesson)];
+    for (const result of results) {
+      say(
+        result.ok
+          ? `  ${chalk.green('✓')} ${result.name}`
+          : `  ${chalk.red('✗')} ${result.name}\n      ${chalk.yellow('hint:')} ${result.hint}`,
+      );
+    }
+    const failed = results.filter((r) => !r.ok).length;
+    const record: LessonCheck = {
+      ok: failed === 0,
+      passed: results.length - failed,
+      failed,
+      at: new Date().toISOString(),
+      results,
+    };
+    recordProgress(lesson.number, record);
+    all[lesson.number] = record;
+    say(
+      failed
+        ? chalk.red(`  ${failed} of ${results.length} failed.`)
+        : chalk.green(`  All ${results.length} passed.`),
+    );
+  }
+  return all;
+}
+
+if (isEntryPoint(import.meta)) {
+  try {
+    const results = await check(process.argv.slice(2).filter((arg) => /^\d+$/.test(arg)));
+    const passed = Object.values(results).reduce((sum, r) => sum + r.passed, 0);
+    const failed = Object.values(results).reduce((sum, r) => sum + r.failed, 0);
+    process.stderr.write(`\n${passed} passed, ${failed} failed\n`);
+    process.exitCode = failed ? 1 : 0;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exitCode = (error as CourseError).exitCode ?? 1;
+  }
+}
