@@ -143,7 +143,7 @@ export async function produce(
       setRate(pacer.rate + options.increaseStep, 'pressure eased');
     const now = status();
     log.info(
-      ` [>] target ${now.targetRate}/s  confirmed ${Math.round(now.confirmedRate)}/s  nacks ${now.nacks}  in flight ${now.inFlight}  retrying ${now.retrying}  total ${now.confirmed}`,
+      ` [>] target ${now.targetRate}/s confirmed ${Math.round(now.confirmedRate)}/s nacks ${now.nacks} in flight ${now.inFlight} retrying ${now.retrying} total ${now.confirmed}`,
     );
     hooks.onStatus?.(now);
     report({

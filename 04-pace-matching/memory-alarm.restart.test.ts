@@ -61,11 +61,15 @@ test('a memory alarm blocks the producer: it pauses (only what was in flight is 
       },
     },
   );
-  await started;
-  watermark('0.0000001');
-  await unblocked;
-  const result = await summary;
-  await broker.close();
+  let result: Awaited<typeof summary>;
+  try {
+    await started;
+    watermark('0.0000001');
+    await unblocked;
+    result = await summary;
+  } finally {
+    await broker.close();
+  }
   expect(seen).toEqual(expect.arrayContaining(['blocked', 'unblocked']));
   expect(result.confirmed).toBe(1500);
   // At most what was already in flight (4 batches of 50) can be confirmed after the block.

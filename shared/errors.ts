@@ -180,6 +180,12 @@ function explainPostgres(err: NodeishError, where: string, message: string): [st
         'ACCESS_REFUSED',
         `PostgreSQL${where} refused the login (${message}): check the user and password in DATABASE_URL, and pg_hba.conf.`,
       ];
+    case '42703':
+    case '42P01':
+      return [
+        'SCHEMA_MISMATCH',
+        `PostgreSQL${where} has a table that does not match what this program expects (${message}): it was made by something else; drop it, or use another schema with --schema.`,
+      ];
     case '57P01':
     case '57P03':
       return [
