@@ -1,24 +1,18 @@
 // Lesson 01's promises, proven against the real broker.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { parseOptions } from '../shared/cli.ts';
 import {
   captureLog,
   expectOneSentence,
   runProgram,
   start,
-  stopAll,
-  testBroker,
   uniqueName,
+  useTestBroker,
 } from '../shared/testing.ts';
 import { receive, program as receiveProgram } from './receive.ts';
 import { send, program as sendProgram } from './send.ts';
 
-let broker: Awaited<ReturnType<typeof testBroker>>;
-beforeAll(async () => {
-  broker = await testBroker();
-});
-afterEach(stopAll);
-afterAll(() => broker.close());
+const broker = useTestBroker();
 
 describe('hello world', () => {
   test('a message sent is received exactly once, unchanged', async () => {

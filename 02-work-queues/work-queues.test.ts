@@ -1,5 +1,5 @@
 // Lesson 02's promises, proven with worker processes run as a learner runs them.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { parseOptions } from '../shared/cli.ts';
 import {
   captureLog,
@@ -7,19 +7,13 @@ import {
   type Running,
   runProgram,
   start,
-  stopAll,
-  testBroker,
   uniqueName,
+  useTestBroker,
   waitForTotal,
 } from '../shared/testing.ts';
 import { newTask, program as newTaskProgram } from './new-task.ts';
 
-let broker: Awaited<ReturnType<typeof testBroker>>;
-beforeAll(async () => {
-  broker = await testBroker();
-});
-afterEach(stopAll);
-afterAll(() => broker.close());
+const broker = useTestBroker();
 
 async function sendTasks(queue: string, tasks: string[]): Promise<void> {
   await newTask(parseOptions(newTaskProgram, ['--queue', queue, ...tasks]), { log: captureLog().log });

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { parseOptions } from '../shared/cli.ts';
 import { repoRoot } from '../shared/logger.ts';
 import { offerAdminPanel, queuesPage } from '../shared/prompts.ts';
@@ -13,19 +13,13 @@ import {
   Running,
   runProgram,
   start,
-  stopAll,
-  testBroker,
   uniqueName,
+  useTestBroker,
   waitForTotal,
 } from '../shared/testing.ts';
 import { emitTasks, program as emitterProgram } from './emitter-of-tasks.ts';
 
-let broker: Awaited<ReturnType<typeof testBroker>>;
-beforeAll(async () => {
-  broker = await testBroker();
-});
-afterEach(stopAll);
-afterAll(() => broker.close());
+const broker = useTestBroker();
 
 async function queueExists(queue: string): Promise<boolean> {
   const channel = await broker.connection.createChannel();

@@ -1,5 +1,5 @@
 // Lesson 04's promises, scaled down (small limits, short periods) so the suite stays quick.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import type { GetMessage } from 'amqplib';
 import { parseOptions } from '../shared/cli.ts';
 import {
@@ -7,20 +7,14 @@ import {
   expectOneSentence,
   runProgram,
   start,
-  stopAll,
-  testBroker,
   uniqueName,
+  useTestBroker,
 } from '../shared/testing.ts';
 import { pace } from './config.ts';
 import { type ProducerStatus, produce, program as producerProgram } from './fast-producer.ts';
 import { program as consumerProgram, consumeSlowly } from './slow-consumer.ts';
 
-let broker: Awaited<ReturnType<typeof testBroker>>;
-beforeAll(async () => {
-  broker = await testBroker();
-});
-afterEach(stopAll);
-afterAll(() => broker.close());
+const broker = useTestBroker();
 
 /** A queue, its dead-letter queue and an events exchange that only this test uses. */
 function scene(name: string, limit: number) {

@@ -1,9 +1,7 @@
 // Consumer: takes messages as fast as at-least-once allows, from N worker threads, and writes a CSV
 // of message_id,received_at,acked_at to stdout.
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { settings } from '../shared/config.ts';
-import { type ConsumeMessage, connect } from '../shared/connection.ts';
-import { CourseError } from '../shared/errors.ts';
+import { brokerUrl, type ConsumeMessage, connect } from '../shared/connection.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { runThreads, serveThread, type ThreadContext } from '../shared/threads.ts';
 import { queueArguments } from './producer.ts';
@@ -119,12 +117,7 @@ export async function consumeWorker(
 serveThread('consume', consumeWorker);
 
 export async function consume(options: Options, { log, signal }: RunContext): Promise<WorkerResult[]> {
-  const url = options.url ?? settings().amqpUrls[0];
-  if (!url)
-    throw new CourseError('No broker given: pass --url amqp://host:5672 or set AMQP_URL.', {
-      code: 'USAGE',
-      exitCode: 2,
-    });
+  const url = brokerUrl(options.url);
   const counter = new SharedArrayBuffer(4);
   log.info(
     ` [*] consumer: ${options.workers} worker${options.workers > 1 ? 's' : ''} on ${options.queue}, waiting for ${options.count ?? 'messages until Ctrl+C'}…`,

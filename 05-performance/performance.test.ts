@@ -4,17 +4,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { launchBrowser } from '../shared/browser.ts';
-import { expectOneSentence, runProgram, stopAll, testBroker, uniqueName } from '../shared/testing.ts';
+import { expectOneSentence, runProgram, uniqueName, useTestBroker } from '../shared/testing.ts';
 import { processResults } from './process-results.ts';
 
-let broker: Awaited<ReturnType<typeof testBroker>>;
-beforeAll(async () => {
-  broker = await testBroker();
-});
-afterEach(stopAll);
-afterAll(() => broker.close());
+const broker = useTestBroker();
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'lesson05-'));
 const csvRows = (text: string) =>

@@ -2,9 +2,7 @@
 // message_id,sent_at,acked_at to stdout.
 import { once } from 'node:events';
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { settings } from '../shared/config.ts';
-import { connect } from '../shared/connection.ts';
-import { CourseError } from '../shared/errors.ts';
+import { brokerUrl, connect } from '../shared/connection.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { runThreads, serveThread, type ThreadContext } from '../shared/threads.ts';
 
@@ -129,12 +127,7 @@ export async function produceWorker(
 serveThread('produce', produceWorker);
 
 export async function produce(options: Options, { log, signal }: RunContext): Promise<WorkerResult[]> {
-  const url = options.url ?? settings().amqpUrls[0];
-  if (!url)
-    throw new CourseError('No broker given: pass --url amqp://host:5672 or set AMQP_URL.', {
-      code: 'USAGE',
-      exitCode: 2,
-    });
+  const url = brokerUrl(options.url);
   const runId = options.runId ?? `p${Math.random().toString(36).slice(2, 8)}`;
   const results = await runThreads(
     import.meta.url,

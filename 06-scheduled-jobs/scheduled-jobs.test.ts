@@ -59,7 +59,10 @@ async function listen(filter: string, count: number, qos = '0') {
   const { log, lines } = captureLog();
   const wrapped = {
     ...log,
-    info: (message: string) => (log.info(message), message.includes('Subscribed') && ready()),
+    info: (message: string) => {
+      log.info(message);
+      if (message.includes('Subscribed')) ready();
+    },
   };
   const summary = subscribe(
     parseOptions(subscriberProgram, ['--topic', filter, '--count', String(count), '--qos', qos]),

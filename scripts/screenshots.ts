@@ -18,6 +18,10 @@ const out = join(repoRoot, 'screenshots');
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The screen without its colour codes (ESC [ … m), for matching text. */
+const stripColours = (text: string) =>
+  text.replaceAll(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '');
+
 class Terminals {
   private windows: string[] = [];
   constructor(
@@ -75,7 +79,7 @@ class Terminals {
   /** Waits until the terminal shows `pattern` (a script, not a test: it polls the screen). */
   async waitFor(target: string, pattern: RegExp, seconds = 60): Promise<void> {
     const deadline = Date.now() + seconds * 1000;
-    while (!pattern.test(this.capture(target).replace(/\x1b\[[0-9;]*m/g, ''))) {
+    while (!pattern.test(stripColours(this.capture(target)))) {
       if (Date.now() > deadline)
         throw new Error(`${target} never showed ${pattern}:\n${this.capture(target)}`);
       await sleep(200);
@@ -87,7 +91,7 @@ class Terminals {
   }
 
   interruptAll(): void {
-    this.windows.forEach((_, i) => this.tmux('send-keys', '-t', `${this.session}:${i}`, 'C-c'));
+    for (let i = 0; i < this.windows.length; i++) this.tmux('send-keys', '-t', `${this.session}:${i}`, 'C-c');
   }
 
   close(): void {

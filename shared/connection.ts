@@ -79,6 +79,17 @@ export class Broker extends EventEmitter {
   }
 }
 
+/** The broker a program was told to use: its --url flag, else the first node of AMQP_URL. */
+export function brokerUrl(flag?: string): string {
+  const url = flag ?? settings().amqpUrls[0];
+  if (!url)
+    throw new CourseError('No broker given: pass --url amqp://host:5672 or set AMQP_URL.', {
+      code: 'USAGE',
+      exitCode: 2,
+    });
+  return url;
+}
+
 /** Connects to the first node of AMQP_URL that answers; throws a CourseError sentence if none does. */
 export async function connect(options: ConnectOptions = {}): Promise<Broker> {
   const urls = options.urls ?? settings().amqpUrls;

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import amqp from 'amqplib';
 import { managementAuth, settings } from './config.ts';
 import { type Log, logger, repoRoot } from './logger.ts';
@@ -226,4 +227,34 @@ export function expectOneSentence(stderr: string, secret?: string): string[] {
   if (/\n\s+at .+:\d+:\d+/.test(stderr)) problems.push('a stack trace was printed');
   if (secret && stderr.includes(secret)) problems.push('the secret was printed');
   return problems;
+}
+
+export type TestBroker = Awaited<ReturnType<typeof testBroker>>;
+
+/**
+ * The setup every broker test file shares: a connection for the scene opened before the tests,
+ * programs left running killed after each test, and the test's queues deleted at the end.
+ */
+export function useTestBroker(): TestBroker {
+  let broker: TestBroker | undefined;
+  beforeAll(async () => {
+    broker = await testBroker();
+  });
+  afterEach(stopAll);
+  afterAll(() => broker?.close());
+  const current = () => {
+    if (!broker) throw new Error('useTestBroker: the broker is opened in beforeAll; use it inside a test');
+    return broker;
+  };
+  return {
+    get connection() {
+      return current().connection;
+    },
+    get channel() {
+      return current().channel;
+    },
+    own: (...names: string[]) => current().own(...names),
+    ownExchange: (name: string) => current().ownExchange(name),
+    close: () => current().close(),
+  };
 }
