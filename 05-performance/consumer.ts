@@ -4,7 +4,7 @@ import { defineProgram, type RunContext, runMain, type Values } from '../shared/
 import { brokerUrl, type ConsumeMessage, connect } from '../shared/connection.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { runThreads, serveThread, type ThreadContext } from '../shared/threads.ts';
-import { queueArguments } from './producer.ts';
+import { queueArguments, queueFlags } from './producer.ts';
 
 export const program = defineProgram({
   name: 'consumer',
@@ -29,14 +29,7 @@ export const program = defineProgram({
       default: 1000,
       description: 'unacked messages the broker may push to each worker',
     },
-    queue: { type: 'string', default: 'perf_queue', env: 'QUEUE', description: 'the queue to consume from' },
-    queueType: {
-      type: 'string',
-      default: 'classic',
-      choices: ['classic', 'quorum'],
-      description: 'the queue type',
-    },
-    url: { type: 'string', description: 'the broker, amqp://user:pass@host:port (default AMQP_URL)' },
+    ...queueFlags,
     count: {
       type: 'integer',
       min: 1,

@@ -6,6 +6,23 @@ import { brokerUrl, connect } from '../shared/connection.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { runThreads, serveThread, type ThreadContext } from '../shared/threads.ts';
 
+/** The flags producer and consumer share: where the messages go, and how that queue is declared. */
+export const queueFlags = {
+  queue: {
+    type: 'string',
+    default: 'perf_queue',
+    env: 'QUEUE',
+    description: 'the queue between producer and consumer',
+  },
+  queueType: {
+    type: 'string',
+    default: 'classic',
+    choices: ['classic', 'quorum'],
+    description: 'the queue type',
+  },
+  url: { type: 'string', description: 'the broker, amqp://user:pass@host:port (default AMQP_URL)' },
+} as const;
+
 export const program = defineProgram({
   name: 'producer',
   summary:
@@ -31,14 +48,7 @@ export const program = defineProgram({
       default: 1000,
       description: 'unconfirmed messages allowed when streaming (1 = confirm each)',
     },
-    queue: { type: 'string', default: 'perf_queue', env: 'QUEUE', description: 'the queue to publish to' },
-    queueType: {
-      type: 'string',
-      default: 'classic',
-      choices: ['classic', 'quorum'],
-      description: 'the queue type',
-    },
-    url: { type: 'string', description: 'the broker, amqp://user:pass@host:port (default AMQP_URL)' },
+    ...queueFlags,
     count: { type: 'integer', min: 1, default: 1000, description: 'messages per worker' },
     runId: { type: 'string', description: 'prefix of the message ids (default: random)' },
     csv: { type: 'boolean', default: true, description: 'write the CSV (--no-csv measures without it)' },
