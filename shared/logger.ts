@@ -56,7 +56,8 @@ export function logger(program: string, options: LoggerOptions = {}): Log {
         format: winston.format.combine(
           winston.format.timestamp(),
           winston.format.printf(
-            ({ timestamp, level, message }) => `${timestamp} ${level.padEnd(7)} [${program}] ${message}`,
+            ({ timestamp, level, message }) =>
+              `${timestamp} ${level.padEnd(7)} [${program}] ${String(message).trimStart()}`,
           ),
         ),
       }),
