@@ -9,7 +9,7 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform,
   testEnvironment: 'node',
-  setupFiles: ['<rootDir>/shared/jest-setup.ts'],
+  setupFiles: ['<rootDir>/test/jest-setup.ts'],
 };
 
 export default {
@@ -25,14 +25,44 @@ export default {
         '<rootDir>/0*-*/**/*.test.ts',
         '<rootDir>/shared/**/*.test.ts',
         '<rootDir>/scripts/**/*.test.ts',
+        '<rootDir>/test/**/*.test.ts',
       ],
-      testPathIgnorePatterns: ['\\.restart\\.test\\.ts$'],
+      testPathIgnorePatterns: [
+        '\\.restart\\.test\\.ts$',
+        '\\.drill\\.test\\.ts$',
+        '\\.cluster\\.test\\.ts$',
+        '<rootDir>/test/readme-commands\\.test\\.ts$',
+      ],
     },
     {
-      // Tests that restart the broker run alone and last (npm test runs this project second).
+      // Every README command as a learner types it, in a scratch clone, against a private node: last.
+      ...common,
+      displayName: 'readme',
+      testMatch: ['<rootDir>/test/readme-commands.test.ts'],
+    },
+    {
+      // Fault drills: each file restarts or kills a private RabbitMQ node of its own (its own slot
+      // of test/private-broker.ts), so files may run side by side and the learner's broker is never
+      // touched.
+      ...common,
+      displayName: 'drills',
+      testMatch: ['<rootDir>/0*-*/**/*.drill.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/long-tests.ts'],
+    },
+    {
+      // Tests that restart the broker run alone and last (npm test runs this project last).
       ...common,
       displayName: 'broker-restart',
       testMatch: ['<rootDir>/0*-*/**/*.restart.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/long-tests.ts'],
+    },
+    {
+      // Lesson 07's drills on the three-node cluster (npm run test:cluster): they kill nodes, so
+      // they run alone, after the cluster is up.
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/0*-*/**/*.cluster.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/long-tests.ts'],
     },
   ],
 };

@@ -2,7 +2,6 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isMainThread } from 'node:worker_threads';
 import { CourseError, explain, UsageError } from './errors.ts';
 import { type Log, logger } from './logger.ts';
 
@@ -48,6 +47,29 @@ export interface Program<S extends Flags> {
   positionals?: string;
   examples?: string[];
 }
+
+/**
+ * --queue-type for the lessons' work queues: quorum (what RabbitMQ and its tutorials recommend for
+ * durable work queues) or classic (the old way). It only matters when the queue does not exist yet.
+ */
+export const queueTypeFlag = {
+  type: 'string',
+  default: 'quorum',
+  choices: ['quorum', 'classic'],
+  description: 'the queue type, if the queue does not exist yet (see the README)',
+} as const satisfies Flag;
+
+/** --queue: the queue a lesson program uses; QUEUE in the environment overrides the default. */
+export const queueFlag = (name: string, description: string) =>
+  ({ type: 'string', default: name, env: 'QUEUE', description }) as const;
+
+/** --name: tells terminals (and log files) apart; a worker's default is its PID. */
+export const nameFlag = (description: string) =>
+  ({ type: 'string', default: `W${process.pid}`, description }) as const;
+
+/** --count: stop after this many messages; without it a consumer runs until Ctrl+C. */
+export const countFlag = (what: string) =>
+  ({ type: 'integer', min: 1, description: `stop after this many ${what}` }) as const;
 
 export function defineProgram<const S extends Flags>(program: Program<S>): Program<S> {
   return program;
@@ -210,8 +232,7 @@ export interface RunContext {
 /** True when this module is the file node was started with (not imported by a test or the menu). */
 export function isEntryPoint(meta: ImportMeta): boolean {
   const script = process.argv[1];
-  // A worker thread loading the program's module is not the program starting.
-  if (!script || !isMainThread) return false;
+  if (!script) return false;
   try {
     return realpathSync(script) === realpathSync(fileURLToPath(meta.url));
   } catch {
@@ -231,6 +252,26 @@ export function runMain<S extends Flags>(
 ): void {
   if (!isEntryPoint(meta)) return;
   void run(program, main, process.argv.slice(2));
+}
+
+/**
+ * The program's first line ends with its PID, so `kill -9 <pid>` has a target: `npm run` starts a
+ * chain of processes (npm, sh, tsx, node), and killing the wrong one orphans the program.
+ */
+function withPid(log: Log): Log {
+  let first = true;
+  const tag = (write: (message: string) => void) => (message: string) => {
+    write(first ? `${message} (pid ${process.pid})` : message);
+    first = false;
+  };
+  return {
+    info: tag(log.info),
+    success: tag(log.success),
+    warn: tag(log.warn),
+    // An error ends the program: no target to give. Debug lines show only with --debug.
+    error: (message) => log.error(message),
+    debug: (message) => log.debug(message),
+  };
 }
 
 export async function run<S extends Flags>(
@@ -253,7 +294,9 @@ export async function run<S extends Flags>(
     return 2;
   }
   const named = (options as { name?: unknown }).name;
-  const log = logger(typeof named === 'string' ? `${program.name}-${named}` : program.name, { debug });
+  const log = withPid(
+    logger(typeof named === 'string' ? `${program.name}-${named}` : program.name, { debug }),
+  );
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -274,8 +317,11 @@ export async function run<S extends Flags>(
     return explained.exitCode;
   };
   process.on('uncaughtException', (error) => {
-    process.exitCode = fail(error);
-    process.exit();
+    // Written at once: the logger writes asynchronously, and process.exit would cut it off.
+    const explained = explain(error);
+    process.stderr.write(`${explained.message}\n`);
+    if (debug) process.stderr.write(`${String((error as Error)?.stack)}\n`);
+    process.exit(explained.exitCode);
   });
   try {
     await main(options, { log, signal: controller.signal });

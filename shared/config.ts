@@ -1,5 +1,12 @@
 // One place for the course's settings: environment variables with the defaults from DESIGN.md,
-// and the masking that keeps passwords out of every line we print.
+// each checked when it is read, so a URL that would be misread (a password with an unencoded
+// '/' or '#') ends in one sentence instead of a connection to the wrong host.
+import { CourseError } from './errors.ts';
+import { encodingHint, maskUrl, urlProblem } from './secrets.ts';
+
+// Masking lives in secrets.ts; these names stay importable from here.
+export { maskSecrets, maskUrl } from './secrets.ts';
+export { urlUser, urlVhost } from './urls.ts';
 
 export const defaults = {
   amqpUrl: 'amqp://guest:guest@localhost:5672',
@@ -9,43 +16,67 @@ export const defaults = {
   metricsPort: 8000,
 } as const;
 
-/** Read at call time (not import time) so tests and programs can change the environment first. */
+/** The schemes each setting accepts. */
+const schemes = {
+  AMQP_URL: ['amqp', 'amqps'],
+  RABBITMQ_MANAGEMENT_URL: ['http', 'https'],
+  DATABASE_URL: ['postgres', 'postgresql'],
+  MQTT_URL: ['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss'],
+} as const;
+
+const services: Record<keyof typeof schemes, string> = {
+  AMQP_URL: 'RabbitMQ',
+  RABBITMQ_MANAGEMENT_URL: 'the RabbitMQ management API',
+  DATABASE_URL: 'PostgreSQL',
+  MQTT_URL: 'the MQTT broker',
+};
+
+/** How each URL looks; the login goes before the host (an example with a password would be masked). */
+const examples: Record<keyof typeof schemes, string> = {
+  AMQP_URL: 'amqp://localhost:5672',
+  RABBITMQ_MANAGEMENT_URL: 'http://localhost:15672',
+  DATABASE_URL: 'postgres://localhost:5432/database',
+  MQTT_URL: 'mqtt://localhost:1883',
+};
+
+/** The URL as given, or a CourseError (BAD_URL, exit 1) that says what is wrong without quoting the password. */
+export function checkUrl(name: keyof typeof schemes, url: string): string {
+  const problem = urlProblem(url, schemes[name]);
+  if (!problem) return url;
+  throw new CourseError(
+    `${name} is not a URL ${services[name]} can use (${maskUrl(url)}: ${problem}): write it as ${examples[name]}, with user:password@ before the host, and ${encodingHint}.`,
+    { code: 'BAD_URL' },
+  );
+}
+
+/**
+ * Read at call time (not import time) so tests and programs can change the environment first.
+ * Each URL is checked when it is read, so a bad MQTT_URL does not stop a lesson that never uses it.
+ */
 export function settings(env: NodeJS.ProcessEnv = process.env) {
   return {
     /** AMQP_URL may name several cluster nodes, comma-separated; they are tried in turn. */
-    amqpUrls: splitUrls(env.AMQP_URL || defaults.amqpUrl),
-    managementUrl: env.RABBITMQ_MANAGEMENT_URL || defaults.managementUrl,
-    databaseUrl: env.DATABASE_URL || defaults.databaseUrl,
-    mqttUrl: env.MQTT_URL || defaults.mqttUrl,
+    get amqpUrls(): string[] {
+      return splitUrls(env.AMQP_URL || defaults.amqpUrl).map((url) => checkUrl('AMQP_URL', url));
+    },
+    get managementUrl(): string {
+      return checkUrl('RABBITMQ_MANAGEMENT_URL', env.RABBITMQ_MANAGEMENT_URL || defaults.managementUrl);
+    },
+    get databaseUrl(): string {
+      return checkUrl('DATABASE_URL', env.DATABASE_URL || defaults.databaseUrl);
+    },
+    get mqttUrl(): string {
+      return checkUrl('MQTT_URL', env.MQTT_URL || defaults.mqttUrl);
+    },
   };
 }
 
+/** Splits a node list at the commas that start another URL (a comma inside a password stays). */
 export function splitUrls(list: string): string[] {
   return list
-    .split(',')
+    .split(/,(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i)
     .map((url) => url.trim())
     .filter((url) => url.length > 0);
-}
-
-/** `amqp://guest:secret@host` → `amqp://guest:***@host`; anything unparsable is masked wholesale. */
-export function maskUrl(url: string): string {
-  return maskSecrets(url);
-}
-
-// user:password@ inside any scheme://… text, so a URL quoted inside an error message is masked too.
-const credentialsInUrl = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):([^@/\s]*)@/gi;
-
-export function maskSecrets(text: string): string {
-  return text.replace(credentialsInUrl, '$1:***@');
-}
-
-/** The user name in a URL, for messages like "RabbitMQ refused the login for 'guest'". */
-export function urlUser(url: string): string | undefined {
-  try {
-    return decodeURIComponent(new URL(url).username) || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Credentials for the management API: its own URL's, else the AMQP URL's, else guest. */
@@ -53,15 +84,14 @@ export function managementAuth(env: NodeJS.ProcessEnv = process.env): {
   base: string;
   authorization: string;
 } {
-  const { managementUrl, amqpUrls } = settings(env);
-  const management = new URL(managementUrl);
-  let user = decodeURIComponent(management.username);
-  let password = decodeURIComponent(management.password);
+  const management = new URL(settings(env).managementUrl);
+  let user = decode(management.username);
+  let password = decode(management.password);
   if (!user) {
     try {
-      const amqp = new URL(amqpUrls[0] ?? defaults.amqpUrl);
-      user = decodeURIComponent(amqp.username) || 'guest';
-      password = decodeURIComponent(amqp.password) || 'guest';
+      const amqp = new URL(settings(env).amqpUrls[0] ?? defaults.amqpUrl);
+      user = decode(amqp.username) || 'guest';
+      password = decode(amqp.password) || 'guest';
     } catch {
       user = 'guest';
       password = 'guest';
@@ -75,12 +105,11 @@ export function managementAuth(env: NodeJS.ProcessEnv = process.env): {
   };
 }
 
-/** The vhost an AMQP URL names ('/' when the path is empty). */
-export function urlVhost(url: string): string {
+/** Percent-decoding that keeps a malformed sequence (p%zz) as written instead of throwing. */
+function decode(text: string): string {
   try {
-    const path = new URL(url).pathname;
-    return path && path !== '/' ? decodeURIComponent(path.slice(1)) : '/';
+    return decodeURIComponent(text);
   } catch {
-    return '/';
+    return text;
   }
 }

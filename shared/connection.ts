@@ -1,10 +1,12 @@
-// One way to reach RabbitMQ for every lesson: the URL list from AMQP_URL, amqplib's own recovery
-// where a program should outlive a dropped connection, error listeners on everything (an
-// unhandled 'error' event would crash the process with a stack), and a close that waits for confirms.
+// One way to reach RabbitMQ for every lesson: the URL list from AMQP_URL (brokerUrls), amqplib's own
+// recovery plus failover to the next node where a program should outlive a dropped connection
+// (failover.ts), error listeners on everything (an unhandled 'error' event would crash the process
+// with a stack), and a close that waits for confirms. Consumers use keepConsuming (consume.ts).
 import { EventEmitter, once } from 'node:events';
-import amqp, { type Channel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
-import { maskUrl, settings } from './config.ts';
+import amqp, { type Channel, type ConfirmChannel, type Options } from 'amqplib';
+import { maskUrl, settings, splitUrls } from './config.ts';
 import { CourseError, explain } from './errors.ts';
+import { dropSocket, FailoverConnection, skippingNode } from './failover.ts';
 import type { Log } from './logger.ts';
 
 export type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
@@ -12,7 +14,10 @@ export type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 export interface ConnectOptions {
   /** Nodes to try in turn; default AMQP_URL's list. */
   urls?: string[];
-  /** Reconnect with amqplib's recovery after the connection drops (consumers want this). */
+  /**
+   * Reconnect after the connection drops: amqplib's recovery on the same node, then the next node
+   * of the list when that one stays down. Consumers want this.
+   */
   recover?: boolean;
   /** Shown in the management UI's Connections tab, so learners can tell programs apart. */
   name?: string;
@@ -21,7 +26,8 @@ export interface ConnectOptions {
   timeoutSeconds?: number;
 }
 
-type Model = Pick<amqp.ChannelModel, 'createChannel' | 'createConfirmChannel' | 'close'> & EventEmitter;
+type Model = Pick<amqp.ChannelModel, 'createChannel' | 'createConfirmChannel' | 'close'> &
+  EventEmitter & { readonly url?: string };
 
 export class Broker extends EventEmitter {
   private readonly channels = new Set<Channel>();
@@ -31,16 +37,20 @@ export class Broker extends EventEmitter {
 
   constructor(
     private readonly model: Model,
-    /** The node we are connected to (unmasked: never print it without maskUrl). */
-    readonly url: string,
+    private readonly firstUrl: string,
     readonly recovering: boolean,
   ) {
     super();
     // Without these listeners a dropped connection is an uncaught 'error' event.
     model.on('error', (err: Error) => this.emit('connection-error', err));
-    for (const event of ['blocked', 'unblocked', 'disconnect', 'connect', 'close']) {
+    for (const event of ['blocked', 'unblocked', 'disconnect', 'connect', 'close', 'reconnect-failed']) {
       model.on(event, (...args: unknown[]) => this.emit(event, ...args));
     }
+  }
+
+  /** The node we are connected to now (unmasked: never print it without maskUrl). */
+  get url(): string {
+    return this.model.url ?? this.firstUrl;
   }
 
   /** False once a channel has closed, for whatever reason. */
@@ -67,192 +77,95 @@ export class Broker extends EventEmitter {
     return channel;
   }
 
-  /** Waits for outstanding confirms, closes every channel, then the connection. Never throws. */
-  async close(): Promise<void> {
-    if (this.closing) return;
+  /**
+   * Waits for outstanding confirms, closes every channel, then the connection. Never throws. A
+   * broker that has not finished the close within `withinSeconds` (it may never answer: a blocked
+   * connection, a quorum queue without a majority) is dropped, the socket destroyed, and the result
+   * is false: a program must be able to end even then.
+   */
+  async close(withinSeconds = 10): Promise<boolean> {
+    if (this.closing) return true;
     this.closing = true;
+    const graceful = this.closeGracefully().then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), withinSeconds * 1000);
+    });
+    const closed = await Promise.race([graceful, late]);
+    clearTimeout(timer);
+    if (!closed) this.destroy();
+    return closed;
+  }
+
+  private async closeGracefully(): Promise<void> {
     for (const channel of this.channels) {
       if ('waitForConfirms' in channel) await (channel as ConfirmChannel).waitForConfirms().catch(() => {});
       await channel.close().catch(() => {});
     }
     await this.model.close().catch(() => {});
   }
+
+  /** The socket goes, without a handshake: a failover connection's, or a plain amqplib one's. */
+  private destroy(): void {
+    if (this.model instanceof FailoverConnection) this.model.destroy();
+    else dropSocket(this.model as unknown as amqp.ChannelModel);
+  }
 }
+
+/**
+ * The nodes a program may use, in the order to try them: its --url flag (one URL or a
+ * comma-separated list) when given, else AMQP_URL's list. Every connect path uses this.
+ */
+export function brokerUrls(flag?: string): string[] {
+  const urls = flag ? splitUrls(flag) : settings().amqpUrls;
+  if (!urls.length) throw noBroker();
+  return urls;
+}
+
+const noBroker = () =>
+  new CourseError('No broker given: pass --url amqp://host:5672 or set AMQP_URL.', {
+    code: 'USAGE',
+    exitCode: 2,
+  });
 
 /** The broker a program was told to use: its --url flag, else the first node of AMQP_URL. */
 export function brokerUrl(flag?: string): string {
-  const url = flag ?? settings().amqpUrls[0];
-  if (!url)
-    throw new CourseError('No broker given: pass --url amqp://host:5672 or set AMQP_URL.', {
-      code: 'USAGE',
-      exitCode: 2,
-    });
-  return url;
+  return brokerUrls(flag)[0]!;
 }
 
-/** Connects to the first node of AMQP_URL that answers; throws a CourseError sentence if none does. */
+/**
+ * Connects to the first node that answers; throws a CourseError sentence if none does. With
+ * `recover`, the connection then survives the broker closing it, a broker restart and (with a node
+ * list) its node's death: see FailoverConnection. Listen to 'connect' to rebuild channels.
+ */
 export async function connect(options: ConnectOptions = {}): Promise<Broker> {
-  const urls = options.urls ?? settings().amqpUrls;
+  const urls = options.urls ?? brokerUrls();
+  if (!urls.length) throw noBroker();
   const socketOptions: Options.Connect & Record<string, unknown> = {
     timeout: (options.timeoutSeconds ?? 10) * 1000,
     // Nagle's algorithm can add 40 ms stalls to request/response patterns; other clients turn it off too.
     noDelay: true,
     clientProperties: { connection_name: options.name ?? process.argv[1]?.split('/').pop() ?? 'course' },
   };
+  if (options.recover) {
+    const connection = await FailoverConnection.open({ urls, socketOptions, log: options.log });
+    const broker = new Broker(connection as unknown as Model, connection.url, true);
+    broker.on('disconnect', (err: Error) =>
+      options.log?.warn(`Lost the connection to ${maskUrl(broker.url)} (${err.message}); reconnecting…`),
+    );
+    return broker;
+  }
   let lastError: unknown;
-  for (const url of urls) {
+  for (const [i, url] of urls.entries()) {
     try {
-      if (options.recover) {
-        const model = await amqp.connect(url, {
-          ...socketOptions,
-          // Fail fast at start (a wrong URL is a mistake to report), retry for ever once connected.
-          recovery: { initialMaxRetries: 0, maxRetries: Infinity, initialDelay: 200, maxDelay: 5000 },
-        });
-        const broker = new Broker(model as unknown as Model, url, true);
-        broker.on('disconnect', (err: Error) =>
-          options.log?.warn(`Lost the connection to ${maskUrl(url)} (${err.message}); reconnecting…`),
-        );
-        return broker;
-      }
       return new Broker((await amqp.connect(url, socketOptions)) as unknown as Model, url, false);
     } catch (error) {
       lastError = explain(error, { service: 'RabbitMQ', url });
-      if (urls.length > 1) options.log?.warn(`${(lastError as Error).message} Trying the next node.`);
+      const next = urls[i + 1];
+      if (next) options.log?.warn(skippingNode(url, error, next));
     }
   }
-  throw (
-    lastError ??
-    new CourseError('AMQP_URL names no broker: set it to a URL such as amqp://guest:guest@localhost:5672.', {
-      code: 'USAGE',
-      exitCode: 2,
-    })
-  );
-}
-
-export interface ConsumeOptions {
-  queue: string;
-  /** Declares the queue (and whatever else) on each new channel, so a reconnect rebuilds it. */
-  setup?: (channel: Channel) => Promise<unknown>;
-  /** Unacked messages the broker may push to us; 0 means unlimited, not none. */
-  prefetch?: number;
-  /** Auto-ack: the broker forgets a message as soon as it is sent. */
-  noAck?: boolean;
-  /** Stop after this many messages were handled. */
-  count?: number;
-  signal?: AbortSignal;
-  log?: Log;
-  /** Called once the consumer is registered: the moment to say " [*] Waiting…". */
-  onReady?: () => void;
-  /** One message at a time, in delivery order, like a worker doing one task after another. */
-  serial?: boolean;
-  /** Called as each message arrives, before it waits its turn (serial) or is handled. */
-  onDelivery?: (message: ConsumeMessage) => void;
-}
-
-export type Handler = (message: ConsumeMessage, channel: Channel) => Promise<void> | void;
-
-export interface ConsumeResult {
-  handled: number;
-  reason: 'count' | 'signal' | 'cancelled';
-}
-
-/**
- * Consumes until `count` messages were handled, the signal fires, or the broker cancels us.
- * The handler acks (unless noAck). A handler that is interrupted leaves its message unacked,
- * so the broker gives it to another consumer: nothing is lost on the way out.
- */
-export function consume(broker: Broker, options: ConsumeOptions, handler: Handler): Promise<ConsumeResult> {
-  return new Promise<ConsumeResult>((resolve, reject) => {
-    let channel: Channel | undefined;
-    let consumerTag: string | undefined;
-    let started = 0;
-    let handled = 0;
-    let done = false;
-    let ready = false;
-    const announceReady = () => {
-      if (ready) return;
-      ready = true;
-      options.onReady?.();
-    };
-    const running = new Set<Promise<void>>();
-    let queueTail: Promise<unknown> = Promise.resolve();
-
-    const finish = async (reason: ConsumeResult['reason'] | Error) => {
-      if (done) return;
-      done = true;
-      options.signal?.removeEventListener('abort', onAbort);
-      broker.off('connect', onReconnect);
-      if (channel && consumerTag) await channel.cancel(consumerTag).catch(() => {});
-      // Interrupted handlers stop at once (their messages go back to the queue); the others finish.
-      await Promise.allSettled(running);
-      if (reason instanceof Error) reject(reason);
-      else resolve({ handled, reason });
-    };
-
-    const onMessage = (message: ConsumeMessage | null, onChannel: Channel) => {
-      announceReady(); // a delivery can overtake the consume reply
-      if (message === null) {
-        // The broker cancels consumers when their queue is deleted.
-        options.log?.warn(`The queue ${options.queue} was deleted, so RabbitMQ stopped this consumer.`);
-        void finish('cancelled');
-        return;
-      }
-      if (done || (options.count !== undefined && started >= options.count)) {
-        // Past --count: hand it straight back so another consumer gets it.
-        if (!options.noAck) onChannel.nack(message, false, true);
-        return;
-      }
-      started++;
-      options.onDelivery?.(message);
-      const previous = queueTail;
-      const work = (async () => {
-        try {
-          if (options.serial) await previous.catch(() => {});
-          if (done && options.signal?.aborted) return; // interrupted while waiting its turn: left unacked
-          await handler(message, onChannel);
-          handled++;
-          if (options.count !== undefined && handled >= options.count) void finish('count');
-        } catch (error) {
-          // Interrupted, or the channel died under us: the unacked message is redelivered elsewhere.
-          if (options.signal?.aborted || !broker.isOpen(onChannel)) return;
-          void finish(explain(error));
-        }
-      })();
-      queueTail = work;
-      running.add(work);
-      void work.finally(() => running.delete(work));
-    };
-
-    const subscribe = async () => {
-      const current = await broker.channel();
-      channel = current;
-      current.on('close', () => {
-        if (done) return;
-        if (broker.recovering && !broker.closed && !broker.channelErrors.has(current)) return; // onReconnect resumes
-        void finish(explain(broker.channelErrors.get(current) ?? new Error('Channel closed')));
-      });
-      await options.setup?.(current);
-      if (options.prefetch !== undefined) await current.prefetch(options.prefetch);
-      const reply = await current.consume(options.queue, (message) => onMessage(message, current), {
-        noAck: options.noAck ?? false,
-      });
-      consumerTag = reply.consumerTag;
-      announceReady();
-    };
-
-    const onReconnect = () => {
-      if (done) return;
-      options.log?.info(`Reconnected; consuming from ${options.queue} again.`);
-      subscribe().catch((error) => void finish(explain(error)));
-    };
-    const onAbort = () => void finish('signal');
-
-    if (options.count === 0) return resolve({ handled: 0, reason: 'count' });
-    if (options.signal?.aborted) return resolve({ handled: 0, reason: 'signal' });
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    broker.on('connect', onReconnect);
-    subscribe().catch((error) => void finish(explain(error)));
-  });
+  throw lastError;
 }
 
 /**

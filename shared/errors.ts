@@ -1,6 +1,12 @@
 // Turns what a learner can cause into one sentence that says what happened and what to do.
 // Programs throw or reject as usual; runMain (cli.ts) passes whatever escapes through explain().
-import { maskSecrets, maskUrl, urlUser, urlVhost } from './config.ts';
+// The sentences live in tables keyed on codes, never on words in a message: Node's errno codes and
+// the management API's HTTP statuses here, one table per service beside it (AMQP reply codes in
+// amqp-error-rules.ts, SQLSTATE in postgres-error-rules.ts, MQTT reason codes in mqtt-error-rules.ts).
+import { amqpRules } from './amqp-error-rules.ts';
+import { mqttRules } from './mqtt-error-rules.ts';
+import { postgresRules } from './postgres-error-rules.ts';
+import { encodingHint, maskSecrets, maskUrl } from './secrets.ts';
 
 export interface CourseErrorOptions {
   /** A stable name for the failure, for tests and for the checks' hints. */
@@ -37,7 +43,37 @@ export interface ErrorContext {
   url?: string;
 }
 
-const servicesHint: Record<Service, string> = {
+/** What a row's sentence may use. Every text in here is already masked. */
+export interface Facts {
+  service: Service;
+  /** ` at amqp://guest:***@host`, or '' when the URL is not known. */
+  where: string;
+  /** The unmasked URL, for rows that read its user or vhost (never print it whole). */
+  url?: string;
+  /** The error's own message. */
+  message: string;
+  /** The peer's own words where it sent some (AMQP reply text, PostgreSQL's message). */
+  detail: string;
+  /** The key that chose the row. */
+  key: string;
+}
+
+export interface Rule {
+  /** The CourseError's stable code. */
+  code: string;
+  exitCode?: number;
+  say(facts: Facts): string;
+}
+
+/** One service's rows: the keys an error carries (most specific first) and a sentence for each. */
+export interface RuleTable {
+  keys(error: unknown): string[];
+  detail?(error: unknown): string | undefined;
+  rules: Record<string, Rule>;
+}
+
+/** What each service's failures ask the learner to check, for the rows every service shares. */
+export const servicesHint: Record<Service, string> = {
   RabbitMQ: 'is the broker running? Start it with `npm run services`, or point AMQP_URL at your broker',
   'the RabbitMQ management API':
     'is the management plugin enabled? `npm run services` enables it; or set RABBITMQ_MANAGEMENT_URL',
@@ -47,174 +83,150 @@ const servicesHint: Record<Service, string> = {
     'is Mosquitto running? Start it with `npm run services`, or point MQTT_URL at your MQTT broker',
 };
 
-interface NodeishError {
-  message?: string;
-  code?: string | number;
-  errors?: NodeishError[];
+/** The setting that holds each service's URL. */
+export const urlSetting: Record<Service, string> = {
+  RabbitMQ: 'AMQP_URL',
+  'the RabbitMQ management API': 'RABBITMQ_MANAGEMENT_URL',
+  PostgreSQL: 'DATABASE_URL',
+  'the MQTT broker': 'MQTT_URL',
+};
+
+export function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-function networkCode(err: NodeishError): string | undefined {
-  const code = typeof err.code === 'string' ? err.code : undefined;
-  if (code) return code;
-  // Node's happy-eyeballs connect reports an AggregateError whose parts carry the code.
-  return err.errors?.map(networkCode).find(Boolean);
+interface Coded {
+  code?: unknown;
+  errors?: unknown[];
+  cause?: unknown;
 }
+
+/** Node's errno code: on the error, on one part of an AggregateError (happy eyeballs), or on fetch's cause. */
+export function errnoOf(error: unknown, depth = 0): string | undefined {
+  if (!error || typeof error !== 'object' || depth > 3) return undefined;
+  const { code, errors, cause } = error as Coded;
+  if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
+  if (typeof code === 'string' && code.startsWith('ERR_INVALID_URL')) return code;
+  return [...(errors ?? []), cause].map((part) => errnoOf(part, depth + 1)).find(Boolean);
+}
+
+const unreachable = (facts: Facts, why: string) =>
+  `${capitalise(facts.service)}${facts.where} did not answer in time (${why}): check that the host and port are right and that nothing blocks them.`;
+
+/** The failures every service shares: the network and the URL. */
+export const networkRules: RuleTable = {
+  keys: (error) => {
+    const errno = errnoOf(error);
+    return errno ? [`errno:${errno}`] : [];
+  },
+  rules: {
+    'errno:ECONNREFUSED': {
+      code: 'CONNECTION_REFUSED',
+      say: (f) =>
+        `Could not connect to ${f.service}${f.where} (connection refused): ${servicesHint[f.service]}.`,
+    },
+    'errno:ENOTFOUND': {
+      code: 'HOST_NOT_FOUND',
+      say: (f) =>
+        `The host in the URL for ${f.service}${f.where} was not found: check the host name in ${urlSetting[f.service]}, or use localhost.`,
+    },
+    'errno:EAI_AGAIN': {
+      code: 'HOST_NOT_FOUND',
+      say: (f) =>
+        `The host in the URL for ${f.service}${f.where} could not be looked up (DNS did not answer): check the host name in ${urlSetting[f.service]}, or use localhost.`,
+    },
+    'errno:ETIMEDOUT': { code: 'TIMEOUT', say: (f) => unreachable(f, 'ETIMEDOUT') },
+    'errno:EHOSTUNREACH': { code: 'TIMEOUT', say: (f) => unreachable(f, 'EHOSTUNREACH') },
+    'errno:ENETUNREACH': { code: 'TIMEOUT', say: (f) => unreachable(f, 'ENETUNREACH') },
+    'errno:ECONNRESET': {
+      code: 'CLOSED_BY_BROKER',
+      say: (f) =>
+        `${capitalise(f.service)}${f.where} dropped the connection (ECONNRESET): is it still running, and is this its port? Run the program again once it answers.`,
+    },
+    'errno:EPIPE': {
+      code: 'CLOSED_BY_BROKER',
+      say: (f) =>
+        `${capitalise(f.service)}${f.where} closed the connection while the program was writing (EPIPE): run the program again once it answers.`,
+    },
+    'errno:ERR_INVALID_URL': {
+      code: 'BAD_URL',
+      say: (f) =>
+        `${urlSetting[f.service]} is not a URL ${f.service} can use${f.where ? ` (${f.where.slice(4)})` : ''}: write it as scheme://host:port, with user:password@ before the host, and ${encodingHint}.`,
+    },
+  },
+};
+
+/**
+ * The management API's HTTP answers, keyed on the status a caller puts on its error
+ * (`Object.assign(new Error(…), { status: response.status })`).
+ */
+export const managementRules: RuleTable = {
+  keys: (error) => {
+    const status = (error as { status?: unknown } | undefined)?.status;
+    return typeof status === 'number' ? [`http:${status}`, 'http:any'] : [];
+  },
+  rules: {
+    'http:401': {
+      code: 'ACCESS_REFUSED',
+      say: (f) =>
+        `The RabbitMQ management API${f.where} refused the login (401): check the user and password in RABBITMQ_MANAGEMENT_URL (or AMQP_URL, whose credentials it uses when it has none).`,
+    },
+    'http:404': {
+      code: 'NOT_FOUND',
+      say: (f) =>
+        `The RabbitMQ management API${f.where} answered 404 (${f.message}): check that RABBITMQ_MANAGEMENT_URL is the management plugin's address (http://localhost:15672), and the vhost or queue name.`,
+    },
+    'http:any': {
+      code: 'MANAGEMENT_API_ERROR',
+      say: (f) =>
+        `The RabbitMQ management API${f.where} answered with an error (${f.message}): check RABBITMQ_MANAGEMENT_URL, and the broker's log.`,
+    },
+  },
+};
+
+/**
+ * The service's own table first, then the network's, then the others' (an error that escaped its
+ * context). A function, not a constant: the tables import this module's types and helpers.
+ */
+const tables = (service: Service): RuleTable[] =>
+  ({
+    RabbitMQ: [amqpRules, networkRules, postgresRules, mqttRules],
+    'the RabbitMQ management API': [managementRules, networkRules, amqpRules],
+    PostgreSQL: [postgresRules, networkRules, amqpRules],
+    'the MQTT broker': [mqttRules, networkRules, amqpRules],
+  })[service];
 
 /** Always returns a CourseError whose message is one sentence with no password in it. */
 export function explain(error: unknown, context: ErrorContext = {}): CourseError {
   if (error instanceof CourseError) return error;
-  const err = (error ?? {}) as NodeishError;
-  const message = String(err.message ?? error);
+  const message = maskSecrets(String((error as { message?: unknown } | undefined)?.message ?? error));
   const service = context.service ?? 'RabbitMQ';
   const where = context.url ? ` at ${maskUrl(context.url)}` : '';
-  const make = (code: string, sentence: string) => new CourseError(sentence, { code, cause: error });
-
-  switch (networkCode(err)) {
-    case 'ECONNREFUSED':
-      return make(
-        'CONNECTION_REFUSED',
-        `Could not connect to ${service}${where} (connection refused): ${servicesHint[service]}.`,
-      );
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return make(
-        'HOST_NOT_FOUND',
-        `The host in the URL for ${service}${where} was not found: check the host name in the URL, or use localhost.`,
-      );
-    case 'ETIMEDOUT':
-    case 'ECONNRESET':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return make(
-        'TIMEOUT',
-        `${capitalise(service)}${where} did not answer in time (${networkCode(err)}): check that the host and port are right and that nothing blocks them.`,
-      );
+  for (const table of tables(service)) {
+    for (const key of table.keys(error)) {
+      const rule = table.rules[key];
+      if (!rule) continue;
+      const detail = maskSecrets(table.detail?.(error) ?? message);
+      const facts: Facts = {
+        service,
+        where,
+        message,
+        detail,
+        key,
+        ...(context.url ? { url: context.url } : {}),
+      };
+      return new CourseError(rule.say(facts), {
+        code: rule.code,
+        cause: error,
+        ...(rule.exitCode ? { exitCode: rule.exitCode } : {}),
+      });
+    }
   }
-
-  if (service === 'PostgreSQL') {
-    const pg = explainPostgres(err, where, message);
-    if (pg) return make(pg[0], pg[1]);
-  }
-  if (service === 'the MQTT broker' && /Not authorized|Bad username or password/i.test(message)) {
-    return make(
-      'ACCESS_REFUSED',
-      `The MQTT broker${where} refused the login: check the user name and password in MQTT_URL.`,
-    );
-  }
-  if (/ACCESS.REFUSED|\b403\b/.test(message)) {
-    const user = context.url ? urlUser(context.url) : undefined;
-    return make(
-      'ACCESS_REFUSED',
-      `RabbitMQ${where} refused the login${user ? ` for user '${user}'` : ''}: check the user name and password in AMQP_URL (the guest user only works from localhost; create another user for remote access).`,
-    );
-  }
-  if (/Expected ConnectionOpenOk|vhost .* not found|NOT_ALLOWED.*vhost/i.test(message)) {
-    const vhost = context.url ? urlVhost(context.url) : 'named in AMQP_URL';
-    return make(
-      'UNKNOWN_VHOST',
-      `RabbitMQ${where} refused the virtual host '${vhost}': it does not exist or the user may not use it; create it (rabbitmqctl add_vhost ${vhost}) or fix the path at the end of AMQP_URL.`,
-    );
-  }
-  const inequivalent =
-    /inequivalent arg '([^']+)' for queue '([^']+)'[^:]*: received (.+?) but current is (.+?)"?$/.exec(
-      message,
-    );
-  if (inequivalent) {
-    const [, arg, queue, wanted, current] = inequivalent;
-    return make(
-      'QUEUE_MISMATCH',
-      `The queue '${queue}' already exists with other settings (${arg} is ${current}, this program asks for ${wanted}): delete it (rabbitmqctl delete_queue ${queue}, or the management UI's Queues tab) or pick another name with --queue.`,
-    );
-  }
-  if (/PRECONDITION.FAILED/.test(message)) {
-    return make(
-      'PRECONDITION_FAILED',
-      `RabbitMQ refused an operation (${brokerText(message)}): a queue or exchange of that name probably exists with other settings; delete it or use another name.`,
-    );
-  }
-  if (/NOT.FOUND.*no queue '([^']+)'/.test(message)) {
-    const queue = /no queue '([^']+)'/.exec(message)?.[1];
-    return make(
-      'QUEUE_NOT_FOUND',
-      `The queue '${queue}' does not exist: start the program that declares it first, or check the --queue name.`,
-    );
-  }
-  if (/unknown delivery tag/i.test(message)) {
-    return make(
-      'UNKNOWN_DELIVERY_TAG',
-      `RabbitMQ closed the channel because a message was acknowledged twice or on another channel (${brokerText(message)}).`,
-    );
-  }
-  if (/Channel closed by server|CONNECTION.FORCED|Connection closed: \d+/.test(message)) {
-    return make(
-      'CLOSED_BY_BROKER',
-      `RabbitMQ closed the connection or channel (${brokerText(message)}): look at the broker's log or the management UI for why, then run the program again.`,
-    );
-  }
-  if (/Channel ended|Channel closed|Connection closed|IllegalOperationError/.test(message)) {
-    return make(
-      'CHANNEL_CLOSED',
-      `The connection to ${service} closed while the program was still using it (${message}): run the program again; if it keeps happening, look at the broker's log.`,
-    );
-  }
-  if (/timed? ?out/i.test(message)) {
-    return make('TIMEOUT', `${capitalise(service)}${where} did not answer in time (${message}).`);
-  }
-  return make(
-    'UNEXPECTED',
-    `Something unexpected went wrong: ${maskSecrets(message)}. Run again with --debug for the details.`,
+  const during = context.service ? ` with ${service}${where}` : '';
+  return new CourseError(
+    `Something unexpected went wrong${during} (${message.replace(/\.$/, '')}): run again with --debug for the details.`,
+    { code: 'UNEXPECTED', cause: error },
   );
-}
-
-/** PostgreSQL's SQLSTATE codes for what a learner can cause. */
-function explainPostgres(err: NodeishError, where: string, message: string): [string, string] | undefined {
-  switch (err.code) {
-    case '3D000':
-      return [
-        'UNKNOWN_DATABASE',
-        `PostgreSQL${where} has no such database (${message}): create it (createdb <name>) or fix the database name at the end of DATABASE_URL.`,
-      ];
-    case '28P01':
-    case '28000':
-      return [
-        'ACCESS_REFUSED',
-        `PostgreSQL${where} refused the login (${message}): check the user and password in DATABASE_URL, and pg_hba.conf.`,
-      ];
-    case '42703':
-    case '42P01':
-      return [
-        'SCHEMA_MISMATCH',
-        `PostgreSQL${where} has a table that does not match what this program expects (${message}): it was made by something else; drop it, or use another schema with --schema.`,
-      ];
-    case '57P01':
-    case '57P03':
-      return [
-        'CLOSED_BY_BROKER',
-        `PostgreSQL${where} is shutting down or starting up (${message}): wait for it, or run npm run services.`,
-      ];
-  }
-  if (/Invalid URL|invalid connection string/i.test(message) || err.code === 'ERR_INVALID_URL') {
-    return [
-      'USAGE',
-      `DATABASE_URL is not a URL PostgreSQL can use (${message}): write it as postgres://user@host:5432/database.`,
-    ];
-  }
-  if (/Connection terminated/i.test(message)) {
-    return [
-      'CLOSED_BY_BROKER',
-      `PostgreSQL${where} closed the connection (${message}): is it still running? npm run services starts it.`,
-    ];
-  }
-  return undefined;
-}
-
-function brokerText(message: string): string {
-  // amqplib wraps the broker's words in quotes after 'with message'; those are the useful part.
-  return /with message "([^"]+)"/.exec(message)?.[1] ?? message;
-}
-
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** Rejects with a TIMEOUT CourseError when `promise` takes longer than `ms`. */

@@ -1,7 +1,8 @@
 // PostgreSQL for lesson 06: one client, errors as sentences, the URL never printed with its password.
 import pg from 'pg';
-import { settings } from './config.ts';
-import { explain, UsageError } from './errors.ts';
+import { maskUrl, settings } from './config.ts';
+import { CourseError, UsageError } from './errors.ts';
+import { explainPostgresError } from './postgres-errors.ts';
 
 export type Client = pg.Client;
 
@@ -24,7 +25,7 @@ export async function connectDatabase(
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
   } catch (error) {
-    throw explain(error, { service: 'PostgreSQL', url });
+    throw explainPostgresError(error, url);
   }
   // Without a listener an 'error' (the server going away) would crash the process with a stack.
   client.on('error', () => {});
@@ -32,7 +33,21 @@ export async function connectDatabase(
     await client.connect();
   } catch (error) {
     await client.end().catch(() => {});
-    throw explain(error, { service: 'PostgreSQL', url });
+    throw hungUpBeforeHandshake(error) ? notPostgres(error, url) : explainPostgresError(error, url);
   }
   return client;
+}
+
+/** The server took the TCP connection, then closed it without a word of PostgreSQL's protocol. */
+function hungUpBeforeHandshake(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === 'ECONNRESET' || /^Connection terminated unexpectedly/.test(String(message));
+}
+
+/** What that usually means: DATABASE_URL names another service's port (RabbitMQ's, Mosquitto's). */
+function notPostgres(error: unknown, url: string): CourseError {
+  return new CourseError(
+    `The server at ${maskUrl(url)} closed the connection before answering PostgreSQL's handshake: is that a PostgreSQL port (5432 is PostgreSQL's; 5672 is RabbitMQ's AMQP, 1883 MQTT)? Point DATABASE_URL at your PostgreSQL, e.g. postgres://postgres@localhost:5432/postgres, or start it with npm run services.`,
+    { code: 'NOT_POSTGRES', cause: error },
+  );
 }

@@ -9,12 +9,6 @@ export interface AdminOffer {
   /** --admin / --no-admin: the answer given in advance; undefined asks (on a terminal). */
   admin: boolean | undefined;
   log: Log;
-  /** Opens a URL; the browser by default. Tests pass their own. */
-  opener?: (url: string) => Promise<unknown>;
-  /** Asks yes/no; @inquirer/prompts by default. */
-  ask?: (question: string) => Promise<boolean>;
-  /** Whether a person is at a terminal; defaults to stdin and stdout both being TTYs. */
-  interactive?: boolean;
 }
 
 export const isInteractive = () => Boolean(process.stdin.isTTY && process.stdout.isTTY);
@@ -22,24 +16,48 @@ export const isInteractive = () => Boolean(process.stdin.isTTY && process.stdout
 /** The management UI's queues page, without credentials in it. */
 export const queuesPage = () => `${managementAuth().base}/#/queues`;
 
+/**
+ * Opens a URL or file in the desktop's browser or viewer, and says whether it could: 'opened', or
+ * 'no-browser' on a machine with no desktop (no DISPLAY on Linux) or when the opener fails.
+ */
+export async function openInBrowser(target: string): Promise<'opened' | 'no-browser'> {
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY)
+    return 'no-browser';
+  try {
+    const child = await open(target);
+    // xdg-open and friends exit at once: 0 when a browser took the URL, non-zero when none did.
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => resolve(0), 5000); // still running: a browser is starting
+      child.once('error', () => resolve(1));
+      child.once('exit', (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode);
+      });
+    });
+    return code === 0 ? 'opened' : 'no-browser';
+  } catch {
+    return 'no-browser';
+  }
+}
+
 /** "Would you like to monitor RabbitMQ queues?" — opens the management UI's queues page on yes. */
 export async function offerAdminPanel(offer: AdminOffer): Promise<boolean> {
   const url = queuesPage();
   let wanted = offer.admin;
   if (wanted === undefined) {
-    if (!(offer.interactive ?? isInteractive())) return false;
+    if (!isInteractive()) return false;
     wanted = await askOrInterrupt(
-      offer.ask ?? ((message) => confirm({ message, default: false })),
+      (message) => confirm({ message, default: false }),
       'Would you like to monitor RabbitMQ queues?',
     );
   }
   if (!wanted) return false;
-  try {
-    await (offer.opener ?? ((target: string) => open(target)))(url);
+  if ((await openInBrowser(url)) === 'opened')
     offer.log.info(`Opened ${url} in your browser (log in as guest / guest).`);
-  } catch {
-    offer.log.warn(`Could not open a browser here: visit ${url} yourself (log in as guest / guest).`);
-  }
+  else
+    offer.log.warn(
+      `No browser here (no desktop, or none would start): visit ${url} yourself (log in as guest / guest).`,
+    );
   return true;
 }
 

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import amqp from 'amqplib';
-import { managementAuth, settings } from './config.ts';
-import { type Log, logger, repoRoot } from './logger.ts';
+import { brokerUrl } from '../shared/connection.ts';
+import { type Log, logger, repoRoot } from '../shared/logger.ts';
+import { ManagementClient } from '../shared/management.ts';
 
 /** A name no other test (or earlier run) uses. */
 export function uniqueName(prefix: string): string {
@@ -16,11 +17,11 @@ export function uniqueName(prefix: string): string {
 }
 
 /** A logger whose lines a test can read. */
-export function captureLog(): { log: Log; lines: string[] } {
+export function captureLog({ debug = false } = {}): { log: Log; lines: string[] } {
   const stream = new PassThrough();
   const lines: string[] = [];
   stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
-  return { log: logger('test', { stream, file: false }), lines };
+  return { log: logger('test', { stream, file: false, debug }), lines };
 }
 
 export interface Exit {
@@ -35,7 +36,9 @@ export class Running extends EventEmitter {
   stdout = '';
   stderr = '';
   readonly exited: Promise<Exit>;
-  private waiters: { pattern: RegExp; count: number; resolve: (line: string) => void }[] = [];
+  // Each waiter counts its matches as lines arrive: rescanning every line on every line is
+  // quadratic, and a producer's 200,000 CSV rows then starve the test process for minutes.
+  private waiters: { pattern: RegExp; count: number; seen: number; resolve: (line: string) => void }[] = [];
 
   constructor(readonly child: ChildProcess) {
     super();
@@ -65,7 +68,8 @@ export class Running extends EventEmitter {
     this.lines.push(line);
     this.emit('line', line);
     for (const waiter of [...this.waiters]) {
-      if (this.lines.filter((l) => waiter.pattern.test(l)).length >= waiter.count) {
+      if (waiter.pattern.test(line)) waiter.seen++;
+      if (waiter.seen >= waiter.count) {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
         waiter.resolve(line);
       }
@@ -85,7 +89,9 @@ export class Running extends EventEmitter {
   async waitFor(pattern: RegExp, count = 1): Promise<string> {
     const seen = this.lines.filter((l) => pattern.test(l));
     if (seen.length >= count) return seen[count - 1]!;
-    const line = await new Promise<string>((resolve) => this.waiters.push({ pattern, count, resolve }));
+    const line = await new Promise<string>((resolve) =>
+      this.waiters.push({ pattern, count, seen: seen.length, resolve }),
+    );
     if (!pattern.test(line) && this.lines.filter((l) => pattern.test(l)).length < count) {
       const exit = await this.exited;
       throw new Error(
@@ -175,7 +181,7 @@ export async function stopAll(): Promise<void> {
 
 /** A plain amqplib connection for setting up scenes and cleaning up; deletes its queues on close. */
 export async function testBroker() {
-  const connection = await amqp.connect(settings().amqpUrls[0]!);
+  const connection = await amqp.connect(brokerUrl());
   const channel = await connection.createConfirmChannel();
   channel.on('error', () => {});
   const queues = new Set<string>();
@@ -208,15 +214,10 @@ export async function queueInfo(
   queue: string,
   vhost = '/',
 ): Promise<Record<string, unknown> & { messages?: number }> {
-  const { base, authorization } = managementAuth();
-  const response = await fetch(
-    `${base}/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`,
-    {
-      headers: { authorization },
-    },
-  );
-  if (!response.ok) throw new Error(`management API: ${response.status} for queue ${queue}`);
-  return (await response.json()) as Record<string, unknown>;
+  const path = `/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`;
+  const figures = await new ManagementClient({ timeoutMs: 10_000 }).request(path);
+  if (!figures) throw new Error(`management API: no queue ${queue}`);
+  return figures as Record<string, unknown>;
 }
 
 /** The one-sentence contract for errors: a line, no stack, no secret. */
@@ -228,6 +229,16 @@ export function expectOneSentence(stderr: string, secret?: string): string[] {
   if (secret && stderr.includes(secret)) problems.push('the secret was printed');
   return problems;
 }
+
+/** The broker's RabbitMQ version, from the connection's server properties (e.g. '3.10.8', '4.3.6'). */
+export function serverVersion(connection: amqp.ChannelModel): string {
+  const properties = (connection as unknown as { connection: { serverProperties: { version?: string } } })
+    .connection.serverProperties;
+  return String(properties.version ?? '0');
+}
+
+/** The major version: 3 or 4. Tests assert each version's own behaviour where they differ. */
+export const serverMajor = (connection: amqp.ChannelModel) => Number(serverVersion(connection).split('.')[0]);
 
 export type TestBroker = Awaited<ReturnType<typeof testBroker>>;
 
@@ -257,4 +268,26 @@ export function useTestBroker(): TestBroker {
     ownExchange: (name: string) => current().ownExchange(name),
     close: () => current().close(),
   };
+}
+
+/** Waits for `what`, failing with the program's last lines when it takes longer than `seconds`. */
+export async function within<T>(seconds: number, program: Running, what: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`not within ${seconds} s; it printed:\n${lastLines(program)}`)),
+      seconds * 1000,
+    );
+  });
+  try {
+    return await Promise.race([what, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The end of what a program printed: stderr's last lines (where it talks), then stdout's. */
+function lastLines(program: Running): string {
+  const tail = (text: string, n: number) => text.trimEnd().split('\n').slice(-n).join('\n');
+  return `stderr:\n${tail(program.stderr, 12)}\nstdout:\n${tail(program.stdout, 5)}`;
 }

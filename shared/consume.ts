@@ -1,0 +1,203 @@
+// keepConsuming: runs a lesson's own consumer setup, again after every reconnect, until --count
+// messages are handled, Ctrl+C, or the broker cancels the consumer. Nothing else: the lesson file
+// declares its queue, sets its prefetch, calls channel.consume and acks, as the tutorials do.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Channel, ConsumeMessage, Options, Replies } from 'amqplib';
+import { maskUrl } from './config.ts';
+import type { Broker } from './connection.ts';
+import { explain } from './errors.ts';
+import type { Log } from './logger.ts';
+
+/** How long finishing waits for the broker's cancel-ok before going on without it. */
+const CANCEL_SECONDS = 5;
+
+/**
+ * The lesson's setup: declare, prefetch, then `return channel.consume(queue, onMessage, options)`.
+ * `onMessage` may be async: a message counts as handled when the promise it returns resolves
+ * while its channel is still open (so its ack went out). It receives `null` when the broker
+ * cancels the consumer (queue deleted, consumer_timeout); keepConsuming then ends.
+ */
+export type Setup = (channel: Channel) => Promise<Replies.Consume>;
+
+export interface KeepConsumingOptions {
+  /** Stop after exactly this many handled messages (--count); undefined: until Ctrl+C. */
+  count?: number;
+  /** Ctrl+C (from runMain): stop taking messages, let the broker have back what is unacked. */
+  signal: AbortSignal;
+  log: Log;
+}
+
+export interface ConsumeOutcome {
+  handled: number;
+  reason: 'count' | 'signal' | 'cancelled';
+  /** --no-ack only: deliveries that arrived after --count was reached; auto-ack means they are gone. */
+  lost: number;
+}
+
+/**
+ * How to use it (a worker):
+ *
+ *   const broker = await connect({ log, recover: true, name: 'lesson 02 worker A' });
+ *   try {
+ *     await keepConsuming(broker, async (channel) => {
+ *       await channel.assertQueue(queue, { durable: true });
+ *       await channel.prefetch(1);
+ *       return channel.consume(queue, async (msg) => {
+ *         if (!msg) return;                       // the broker cancelled us
+ *         await doTheWork(msg, signal);
+ *         channel.ack(msg);                       // ack on the channel that delivered it
+ *       });
+ *     }, { count: options.count, signal, log });
+ *   } finally {
+ *     await broker.close();
+ *   }
+ *
+ * - The setup runs on a fresh channel now and after every reconnect (the same node, or the next
+ *   node of AMQP_URL when this one died), so the queue and consumer come back with the connection.
+ * - --count: once the deliveries in hand would complete the count, the consumer is cancelled, so
+ *   the broker sends no more; a delivery that still slips in before the cancel is confirmed goes
+ *   straight back (one nack with requeue; with --no-ack it is counted in `lost` and reported).
+ *   Deliveries that died with their channel give their slot back: the broker redelivers them.
+ * - Ctrl+C: the consumer is cancelled and the call returns once the callbacks in progress settle
+ *   (pass the signal to your work so it stops at once); unacked messages return to the queue.
+ * - Errors (406 on a redeclare, a channel closed by the broker, no node answering) reject with a
+ *   one-sentence CourseError.
+ */
+export function keepConsuming(
+  broker: Broker,
+  setup: Setup,
+  options: KeepConsumingOptions,
+): Promise<ConsumeOutcome> {
+  const { count, signal, log } = options;
+  return new Promise<ConsumeOutcome>((resolve, reject) => {
+    let handled = 0;
+    let lost = 0;
+    let done = false;
+    let current: Live | undefined;
+    let reconnects = 0;
+
+    interface Live {
+      channel: Channel;
+      /** The consume-ok, once the lesson called channel.consume. */
+      registered?: Promise<Replies.Consume>;
+      noAck: boolean;
+      /** Deliveries on this channel whose callback has not settled yet. */
+      inHand: Set<Promise<void>>;
+      cancelling?: Promise<unknown>;
+      closed: boolean;
+    }
+
+    const remaining = () => (count === undefined ? Infinity : count - handled);
+
+    const cancel = (live: Live) => {
+      if (!live.registered) return Promise.resolve();
+      live.cancelling ??= live.registered
+        .then((reply) => live.channel.cancel(reply.consumerTag))
+        .catch(() => {});
+      return live.cancelling;
+    };
+
+    const finish = async (reason: ConsumeOutcome['reason'] | Error) => {
+      if (done) return;
+      done = true;
+      signal.removeEventListener('abort', onAbort);
+      broker.off('connect', onReconnect);
+      broker.off('reconnect-failed', onGiveUp);
+      const live = current;
+      if (live && !live.closed) {
+        // After cancel-ok the broker sends nothing more: every late delivery is counted by then.
+        // Bounded: a broker that stopped answering (a quorum queue without its leader) must not
+        // keep a finished program, or its Ctrl+C, waiting.
+        await Promise.race([cancel(live), sleep(CANCEL_SECONDS * 1000)]);
+        await Promise.allSettled(live.inHand);
+      }
+      if (lost > 0)
+        log.warn(
+          ` [!] ${lost} message${lost === 1 ? '' : 's'} arrived after --count ${count} and ${lost === 1 ? 'is' : 'are'} lost: with --no-ack RabbitMQ forgot ${lost === 1 ? 'it' : 'them'} when it sent ${lost === 1 ? 'it' : 'them'}.`,
+        );
+      if (reason instanceof Error) reject(reason);
+      else resolve({ handled, reason, lost });
+    };
+
+    const onDelivery = (
+      live: Live,
+      onMessage: (m: ConsumeMessage | null) => unknown,
+      message: ConsumeMessage | null,
+    ) => {
+      if (message === null) {
+        void Promise.resolve(onMessage(null)).catch(() => {});
+        log.warn(
+          'RabbitMQ cancelled this consumer (its queue was deleted, or a delivery stayed unacked past consumer_timeout).',
+        );
+        void finish('cancelled');
+        return;
+      }
+      if (done || live.inHand.size >= remaining()) {
+        // Past --count (it slipped in before the cancel took effect): give it straight back.
+        if (live.noAck) lost++;
+        else if (!live.closed) live.channel.nack(message, false, true);
+        return;
+      }
+      const work = (async () => {
+        try {
+          await onMessage(message);
+          if (live.closed) return; // its ack never reached the broker: it will be redelivered
+          handled++;
+        } catch (error) {
+          // Interrupted, or the channel died under us: the unacked message comes back, slot freed.
+          if (signal.aborted || live.closed || done) return;
+          void finish(explain(error));
+        }
+      })();
+      live.inHand.add(work);
+      void work.finally(() => {
+        live.inHand.delete(work);
+        if (remaining() <= 0) void finish('count');
+      });
+      if (live.inHand.size >= remaining()) void cancel(live); // the rest of the count is in hand
+    };
+
+    const subscribe = async () => {
+      const channel = await broker.channel();
+      const live: Live = { channel, noAck: false, inHand: new Set(), closed: false };
+      current = live;
+      channel.on('close', () => {
+        live.closed = true;
+        live.inHand.clear(); // their slots are free again: the broker redelivers those messages
+        if (done) return;
+        if (broker.recovering && !broker.closed && !broker.channelErrors.has(channel)) return; // onReconnect
+        void finish(explain(broker.channelErrors.get(channel) ?? new Error('Channel closed')));
+      });
+      // The lesson calls channel.consume itself; we see each delivery on its way to the callback.
+      const consume = channel.consume.bind(channel);
+      channel.consume = async (
+        queue: string,
+        onMessage: (message: ConsumeMessage | null) => unknown,
+        consumeOptions?: Options.Consume,
+      ) => {
+        live.noAck = consumeOptions?.noAck ?? false;
+        live.registered = consume(queue, (message) => onDelivery(live, onMessage, message), consumeOptions);
+        const reply = await live.registered;
+        if (reconnects > 0) log.info(`Reconnected to ${maskUrl(broker.url)}; consuming from ${queue} again.`);
+        return reply;
+      };
+      await setup(channel);
+      if (done) await cancel(live);
+    };
+
+    const onReconnect = () => {
+      if (done) return;
+      reconnects++;
+      subscribe().catch((error) => void finish(explain(error)));
+    };
+    const onGiveUp = (error: Error) => void finish(explain(error));
+    const onAbort = () => void finish('signal');
+
+    if (count === 0) return resolve({ handled: 0, reason: 'count', lost: 0 });
+    if (signal.aborted) return resolve({ handled: 0, reason: 'signal', lost: 0 });
+    signal.addEventListener('abort', onAbort, { once: true });
+    broker.on('connect', onReconnect);
+    broker.on('reconnect-failed', onGiveUp);
+    subscribe().catch((error) => void finish(explain(error)));
+  });
+}

@@ -1,0 +1,30 @@
+// A RabbitMQ node of a test's own, for drills that stop, restart or kill a broker: the learner's
+// broker is never touched. Each test file takes its own slot, so files running side by side never
+// share a node: slot N listens on AMQP 5690+N, management 15800+N, Prometheus 15900+N, epmd 4380+N.
+import { afterAll, beforeAll } from '@jest/globals';
+import { RabbitNode } from '../scripts/rabbit-node.ts';
+
+export function privateNode(slot: number, config?: string[]): RabbitNode {
+  if (!Number.isInteger(slot) || slot < 0 || slot > 9) throw new Error(`slot must be 0..9, not ${slot}`);
+  return new RabbitNode({
+    name: `coursetest${slot}`,
+    amqpPort: 5690 + slot,
+    managementPort: 15800 + slot,
+    prometheusPort: 15900 + slot,
+    epmdPort: 4380 + slot,
+    config,
+  });
+}
+
+/** Starts a private node before the file's tests and destroys it (data and all) after them. */
+export function usePrivateBroker(slot: number, config?: string[]): RabbitNode {
+  const node = privateNode(slot, config);
+  // A run killed before its afterAll leaves its node running, with that run's queues and config:
+  // start from nothing every time.
+  beforeAll(async () => {
+    await node.destroy();
+    await node.start();
+  }, 240_000);
+  afterAll(() => node.destroy(), 180_000);
+  return node;
+}
