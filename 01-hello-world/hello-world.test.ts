@@ -3,12 +3,14 @@ import { describe, expect, test } from '@jest/globals';
 import { parseOptions } from '../shared/cli.ts';
 import {
   captureLog,
+  eventually,
   expectOneSentence,
+  queueInfo,
   runProgram,
   start,
   uniqueName,
   useTestBroker,
-} from '../shared/testing.ts';
+} from '../test/testing.ts';
 import { receive, program as receiveProgram } from './receive.ts';
 import { send, program as sendProgram } from './send.ts';
 
@@ -22,14 +24,12 @@ describe('hello world', () => {
     await send(parseOptions(sendProgram, ['--queue', queue, '--message', message]), { log });
     expect(lines).toContain(` [x] Sent '${message}'`);
 
-    const received: string[] = [];
-    const handled = await receive(
-      parseOptions(receiveProgram, ['--queue', queue, '--count', '1']),
-      { log, signal: new AbortController().signal },
-      (text) => received.push(text),
-    );
+    const handled = await receive(parseOptions(receiveProgram, ['--queue', queue, '--count', '1']), {
+      log,
+      signal: new AbortController().signal,
+    });
     expect(handled).toBe(1);
-    expect(received).toEqual([message]);
+    expect(lines.filter((line) => line.includes('Received'))).toEqual([` [x] Received '${message}'`]);
     const { messageCount } = await broker.channel.checkQueue(queue);
     expect(messageCount).toBe(0);
   });
@@ -57,6 +57,17 @@ describe('hello world', () => {
     expect(exit.code).toBe(0);
     const { messageCount } = await broker.channel.checkQueue(queue);
     expect(messageCount).toBe(2);
+  });
+
+  test('the hello queue is durable, so it works where RabbitMQ 4 denies transient non-exclusive queues', async () => {
+    const queue = broker.own(uniqueName('hello'));
+    expect((await runProgram('01-hello-world/send', ['--queue', queue])).code).toBe(0);
+    const info = await eventually(
+      async () => queueInfo(queue).catch(() => undefined),
+      `${queue} in the management API`,
+    );
+    expect(info.durable).toBe(true);
+    expect(info.exclusive).toBe(false);
   });
 
   test('Ctrl+C closes the receiver cleanly with exit code 130', async () => {
@@ -108,12 +119,13 @@ describe('mistakes end in one sentence, a non-zero exit, no stack and no passwor
   });
 
   test('a queue redeclared with other arguments (406 PRECONDITION_FAILED)', async () => {
-    const queue = broker.own(uniqueName('hello-durable'));
-    await broker.channel.assertQueue(queue, { durable: true });
+    const queue = broker.own(uniqueName('hello-transient'));
+    // What the official tutorial's receive.js leaves behind: the same name, declared non-durable.
+    await broker.channel.assertQueue(queue, { durable: false });
     const exit = await runProgram('01-hello-world/send', ['--queue', queue]);
     expect(exit.code).toBe(1);
     expect(exit.stderr).toContain(
-      `The queue '${queue}' already exists with other settings (durable is 'true', this program asks for 'false')`,
+      `The queue '${queue}' already exists with other settings (durable is 'false', this program asks for 'true')`,
     );
     expect(exit.stderr).toContain(`rabbitmqctl delete_queue ${queue}`);
     expect(expectOneSentence(exit.stderr)).toEqual([]);

@@ -1,42 +1,39 @@
 // Receive: waits for messages on the queue "hello" and prints each one.
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { connect, consume } from '../shared/connection.ts';
+import { countFlag, defineProgram, queueFlag, type RunContext, runMain, type Values } from '../shared/cli.ts';
+import { connect } from '../shared/connection.ts';
+import { keepConsuming } from '../shared/consume.ts';
 
 export const program = defineProgram({
   name: 'receive',
   summary: 'Print the messages that arrive on a queue, until Ctrl+C or --count messages.',
   flags: {
-    queue: { type: 'string', default: 'hello', env: 'QUEUE', description: 'the queue to read from' },
-    count: { type: 'integer', min: 1, description: 'stop after this many messages' },
+    queue: queueFlag('hello', 'the queue to read from'),
+    count: countFlag('messages'),
   },
   examples: ['npm run lesson:01 -- receive', 'npm run lesson:01 -- receive --count 1'],
 });
 
-export async function receive(
-  options: Values<typeof program.flags>,
-  { log, signal }: RunContext,
-  onMessage: (text: string) => void = () => {},
-): Promise<number> {
+export async function receive(options: Values<typeof program.flags>, { log, signal }: RunContext) {
+  const { queue } = options;
   // recover: a receiver is long-lived, so it reconnects if the broker restarts.
   const broker = await connect({ log, recover: true, name: 'lesson 01 receive' });
   try {
-    const { handled } = await consume(
+    // keepConsuming runs this setup again after every reconnect, and ends after --count or Ctrl+C.
+    const { handled } = await keepConsuming(
       broker,
-      {
-        queue: options.queue,
-        setup: (channel) => channel.assertQueue(options.queue, { durable: false }),
-        count: options.count,
-        signal,
-        log,
-        onReady: () => log.info(` [*] Waiting for messages in ${options.queue}. To exit press CTRL+C`),
+      async (channel) => {
+        // The same declaration as send.ts: whichever program starts first creates the queue.
+        // durable: see the README (RabbitMQ 4 deprecates non-durable queues that are not exclusive).
+        await channel.assertQueue(queue, { durable: true });
+        log.info(` [*] Waiting for messages in ${queue}. To exit press CTRL+C`);
+        return channel.consume(queue, (message) => {
+          if (!message) return; // the broker cancelled us (queue deleted)
+          log.info(` [x] Received '${message.content}'`);
+          // Acknowledge after printing: a message we never printed goes back to the queue (lesson 02).
+          channel.ack(message);
+        });
       },
-      (message, channel) => {
-        const text = message.content.toString();
-        log.info(` [x] Received '${text}'`);
-        onMessage(text);
-        // Acknowledge after printing: a message we never printed goes back to the queue (lesson 02).
-        channel.ack(message);
-      },
+      { count: options.count, signal, log },
     );
     return handled;
   } finally {

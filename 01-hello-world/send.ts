@@ -22,7 +22,8 @@ export async function send(
     // closes after a fixed 500 ms instead, and loses the message if the broker is slower.
     const channel = await broker.confirmChannel();
     // Declaring is idempotent: both programs declare, so whichever starts first creates the queue.
-    await channel.assertQueue(options.queue, { durable: false });
+    // durable: see the README (RabbitMQ 4 deprecates non-durable queues that are not exclusive).
+    await channel.assertQueue(options.queue, { durable: true });
     channel.sendToQueue(options.queue, Buffer.from(options.message));
     await channel.waitForConfirms();
     log.info(` [x] Sent '${options.message}'`);

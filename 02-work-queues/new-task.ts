@@ -1,21 +1,18 @@
 // New task: sends tasks to a durable queue as persistent messages and exits once RabbitMQ confirms them all.
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
+import * as cli from '../shared/cli.ts';
 import { connect, sendToQueue } from '../shared/connection.ts';
+import { CourseError } from '../shared/errors.ts';
 
-export const program = defineProgram({
+export const program = cli.defineProgram({
   name: 'new-task',
   summary: 'Send tasks to the work queue; each dot in a task is one second of work for a worker.',
   positionals: 'task',
   flags: {
-    queue: { type: 'string', default: 'task_queue', env: 'QUEUE', description: 'the queue to send to' },
+    queue: cli.queueFlag('task_queue', 'the queue to send to'),
+    queueType: cli.queueTypeFlag,
     message: { type: 'string', description: 'send this one task' },
     count: { type: 'integer', min: 1, description: 'send this many generated tasks: Task 1, Task 2, …' },
-    dots: {
-      type: 'integer',
-      min: 0,
-      default: 1,
-      description: 'dots (seconds of work) in each generated task',
-    },
+    dots: { type: 'integer', min: 0, default: 1, description: 'seconds of work in each generated task' },
   },
   examples: [
     'npm run lesson:02 -- new-task "A small task." "A bigger task....."',
@@ -25,7 +22,7 @@ export const program = defineProgram({
 
 const defaultTasks = ['First task.', 'Second task..', 'Third task...', 'Fourth task....', 'Fifth task.....'];
 
-export function tasksFrom(options: Values<typeof program.flags>): string[] {
+export function tasksFrom(options: cli.Values<typeof program.flags>): string[] {
   if (options.count !== undefined) {
     return Array.from({ length: options.count }, (_, i) => `Task ${i + 1}${'.'.repeat(options.dots)}`);
   }
@@ -34,22 +31,27 @@ export function tasksFrom(options: Values<typeof program.flags>): string[] {
 }
 
 export async function newTask(
-  options: Values<typeof program.flags>,
-  { log }: Pick<RunContext, 'log'>,
-): Promise<number> {
+  options: cli.Values<typeof program.flags>,
+  { log }: Pick<cli.RunContext, 'log'>,
+) {
   const tasks = tasksFrom(options);
   const broker = await connect({ log, name: 'lesson 02 new-task' });
   try {
     const channel = await broker.confirmChannel();
     // durable: the queue itself survives a broker restart (workers declare it the same way).
-    await channel.assertQueue(options.queue, { durable: true });
+    const { queue, queueType } = options;
+    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': queueType } });
     for (const task of tasks) {
       // persistent: the message is written to disk, so it survives the restart too.
-      await sendToQueue(channel, options.queue, Buffer.from(task), { persistent: true });
+      await sendToQueue(channel, queue, Buffer.from(task), { persistent: true });
       log.info(` [x] Sent '${task}'`);
     }
-    // Until the broker confirms, a task could still be lost: only then is it safe to exit.
-    await channel.waitForConfirms();
+    // Until the broker confirms, a task could still be lost: only then is it safe to exit. A nack means
+    // the broker refused one (a full queue with a length limit, say): it is not in the queue.
+    await channel.waitForConfirms().catch((nack) => {
+      const sentence = `RabbitMQ refused some of the tasks (nack): check ${queue}'s length limit, then send again.`;
+      throw new CourseError(sentence, { code: 'NACKED', cause: nack });
+    });
     log.success(` [✓] RabbitMQ confirmed all ${tasks.length} task${tasks.length === 1 ? '' : 's'}.`);
     return tasks.length;
   } finally {
@@ -57,4 +59,4 @@ export async function newTask(
   }
 }
 
-runMain(import.meta, program, newTask);
+cli.runMain(import.meta, program, newTask);

@@ -4,13 +4,15 @@ import { parseOptions } from '../shared/cli.ts';
 import {
   captureLog,
   eventually,
+  expectOneSentence,
   type Running,
   runProgram,
+  serverMajor,
   start,
   uniqueName,
   useTestBroker,
   waitForTotal,
-} from '../shared/testing.ts';
+} from '../test/testing.ts';
 import { newTask, program as newTaskProgram } from './new-task.ts';
 
 const broker = useTestBroker();
@@ -130,6 +132,135 @@ describe('work queues', () => {
     expect(exit.stderr).toContain('RabbitMQ confirmed all 50 tasks.');
     const { messageCount } = await broker.channel.checkQueue(queue);
     expect(messageCount).toBe(50);
+  });
+
+  test('--no-ack --count: the worker stops at the count and says exactly how many tasks it received past it and lost', async () => {
+    const queue = broker.own(uniqueName('noack-count'));
+    await sendTasks(queue, ['Task 1', 'Task 2', 'Task 3', 'Task 4', 'Task 5']);
+    const exit = await runProgram('02-work-queues/worker', [
+      '--queue',
+      queue,
+      '--no-ack',
+      '--count',
+      '2',
+      '--seconds-per-dot',
+      '0',
+    ]);
+    expect(exit.code).toBe(0);
+    expect(exit.stderr.match(/ done '/g)).toHaveLength(2);
+    const lost = Number(
+      / \[!\] (\d+) messages? arrived after --count 2 and (is|are) lost/.exec(exit.stderr)?.[1] ?? 0,
+    );
+    const left = (await broker.channel.checkQueue(queue)).messageCount;
+    expect(lost + left).toBe(3); // every task is done, in the queue, or reported lost: none vanishes silently
+  });
+
+  test('with prefetch above what is left of --count, the worker stops at the count and the rest stay in the queue for the next worker', async () => {
+    const queue = broker.own(uniqueName('prefetch-count'));
+    await sendTasks(
+      queue,
+      Array.from({ length: 10 }, (_, i) => `Task ${i + 1}`),
+    );
+    const exit = await runProgram('02-work-queues/worker', [
+      '--queue',
+      queue,
+      '--prefetch',
+      '10',
+      '--count',
+      '3',
+      '--seconds-per-dot',
+      '0',
+    ]);
+    expect(exit.code).toBe(0);
+    expect(exit.stderr.match(/ done '/g)).toHaveLength(3);
+    expect((await broker.channel.checkQueue(queue)).messageCount).toBe(7);
+    // Given back with one nack each while the consumer was being cancelled: the next worker gets all seven.
+    const next = await runProgram('02-work-queues/worker', [
+      '--queue',
+      queue,
+      '--count',
+      '7',
+      '--seconds-per-dot',
+      '0',
+    ]);
+    expect(next.stderr.match(/ received '/g)).toHaveLength(7);
+  });
+
+  test('an old classic task_queue redeclared as quorum ends in the 406 sentence, and --queue-type classic uses it as it is', async () => {
+    const queue = broker.own(uniqueName('old-classic'));
+    await broker.channel.assertQueue(queue, { durable: true }); // what older programs and tutorials declared
+    const quorum = await runProgram('02-work-queues/worker', ['--queue', queue, '--count', '1']);
+    expect(quorum.code).toBe(1);
+    expect(quorum.stderr).toContain(
+      `The queue '${queue}' already exists with other settings (x-queue-type is`,
+    );
+    expect(quorum.stderr).toContain(`rabbitmqctl delete_queue ${queue}`);
+    expect(expectOneSentence(quorum.stderr)).toEqual([]);
+    const classic = await runProgram('02-work-queues/new-task', [
+      '--queue',
+      queue,
+      '--queue-type',
+      'classic',
+      '--message',
+      'kept',
+    ]);
+    expect(classic.code).toBe(0);
+    const worker = await runProgram('02-work-queues/worker', [
+      '--queue',
+      queue,
+      '--queue-type',
+      'classic',
+      '--count',
+      '1',
+      '--seconds-per-dot',
+      '0',
+    ]);
+    expect(worker.stderr).toContain("done 'kept'");
+  });
+
+  test('a poison task that is always requeued: RabbitMQ 4 drops it after 20 redeliveries (dead-lettered when a DLQ is set); 3.10 has no limit unless you set one', async () => {
+    const queue = broker.own(uniqueName('poison'));
+    const dead = broker.own(uniqueName('poison-dlq'));
+    const major = serverMajor(broker.connection);
+    await broker.channel.assertQueue(dead, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await broker.channel.assertQueue(queue, {
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': dead,
+      },
+    });
+    broker.channel.sendToQueue(queue, Buffer.from('poison'), { persistent: true });
+    await broker.channel.waitForConfirms();
+    const channel = await broker.connection.createChannel();
+    let deliveries = 0;
+    for (let i = 0; i < 25; i++) {
+      const message = await eventually(
+        async () => (await channel.get(queue)) || undefined,
+        'the poison task',
+        5,
+      ).catch(() => undefined);
+      if (!message) break;
+      deliveries++;
+      // "This one failed": back to the queue, again and again. basic.reject counts as a failed delivery;
+      // from 4.3, basic.nack does not (it says "not processed"), so only reject reaches the limit.
+      channel.reject(message, true);
+    }
+    await channel.close();
+    if (major >= 4) {
+      // The default delivery-limit of 4.x is 20: the first delivery and 20 redeliveries, then it is
+      // dead-lettered (dropped, without a dead-letter queue).
+      expect(deliveries).toBe(21);
+      const caught = await eventually(
+        async () => (await broker.channel.checkQueue(dead)).messageCount || undefined,
+        'the dead-letter queue',
+      );
+      expect(caught).toBe(1);
+    } else {
+      expect(deliveries).toBe(25); // no default limit on 3.10: it would come back for ever
+      expect((await broker.channel.checkQueue(dead)).messageCount).toBe(0);
+    }
   });
 
   test('a task_queue declared non-durable earlier ends in the 406 sentence, not a stack trace', async () => {

@@ -1,36 +1,21 @@
-// Worker: takes tasks from the durable queue one at a time, works one second per dot, and acks after the work.
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { connect, consume } from '../shared/connection.ts';
+// Worker: takes tasks from the work queue one at a time, works one second per dot, and acks after the work.
+import type { Channel, ConsumeMessage } from 'amqplib';
+import * as cli from '../shared/cli.ts';
+import { connect } from '../shared/connection.ts';
+import { keepConsuming } from '../shared/consume.ts';
 import { simulateWork } from '../shared/work.ts';
 
-export const program = defineProgram({
+export const program = cli.defineProgram({
   name: 'worker',
   summary: 'Take tasks from the work queue and simulate the work: one second per dot.',
   flags: {
-    queue: {
-      type: 'string',
-      default: 'task_queue',
-      env: 'QUEUE',
-      description: 'the queue to take tasks from',
-    },
-    name: {
-      type: 'string',
-      default: `W${process.pid}`,
-      description: 'shown in every line, to tell terminals apart',
-    },
-    prefetch: {
-      type: 'integer',
-      min: 0,
-      default: 1,
-      description: 'unacked tasks RabbitMQ may give this worker (0 = unlimited)',
-    },
+    queue: cli.queueFlag('task_queue', 'the queue to take tasks from'),
+    queueType: cli.queueTypeFlag,
+    name: cli.nameFlag('shown in every line, to tell terminals apart'),
+    prefetch: { type: 'integer', min: 0, default: 1, description: 'unacked tasks to hold (0 = unlimited)' },
     secondsPerDot: { type: 'number', min: 0, default: 1, description: 'seconds of work per dot in a task' },
-    noAck: {
-      type: 'boolean',
-      default: false,
-      description: 'auto-ack: RabbitMQ forgets a task once sent (see what goes wrong)',
-    },
-    count: { type: 'integer', min: 1, description: 'stop after this many tasks' },
+    noAck: { type: 'boolean', default: false, description: 'auto-ack: RabbitMQ forgets a task once sent' },
+    count: cli.countFlag('tasks'),
   },
   examples: [
     'npm run lesson:02 -- worker --name A',
@@ -38,54 +23,43 @@ export const program = defineProgram({
   ],
 });
 
-export async function work(
-  options: Values<typeof program.flags>,
-  { log, signal }: RunContext,
-): Promise<string[]> {
-  const { name, queue } = options;
-  const done: string[] = [];
+export async function work(options: cli.Values<typeof program.flags>, { log, signal }: cli.RunContext) {
+  const { name, queue, noAck } = options;
+  if (noAck) log.warn(` [!] ${name}: --no-ack: kill this worker and the tasks it holds are lost.`);
+
+  const doTask = async (channel: Channel, message: ConsumeMessage) => {
+    const task = message.content.toString();
+    log.info(` [x] ${name} received '${task}'${message.fields.redelivered ? ' (redelivered)' : ''}`);
+    await simulateWork(task, options.secondsPerDot, signal);
+    if (!noAck) channel.ack(message); // only after the work: if we die first, another worker gets the task
+    log.info(` [x] ${name} done '${task}'`);
+  };
+
+  // The lesson's setup. keepConsuming runs it again after every reconnect, and ends after --count or Ctrl+C.
+  const setup = async (channel: Channel) => {
+    // durable: the queue outlives a broker restart. Quorum or classic: see the README.
+    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
+    // Fair dispatch: a busy worker gets no new task until it acks the last (no effect with --no-ack).
+    await channel.prefetch(options.prefetch);
+    let turn = Promise.resolve(); // one task at a time, in delivery order, whatever the prefetch
+    const onMessage = (message: ConsumeMessage | null) => {
+      if (!message) return; // the broker cancelled us (queue deleted)
+      log.debug(` [>] ${name} holds delivery ${message.fields.deliveryTag}: '${message.content}'`);
+      turn = turn.then(() => doTask(channel, message));
+      return turn;
+    };
+    log.info(
+      ` [*] ${name} waiting for tasks in ${queue} (prefetch ${options.prefetch || 'unlimited'}). To exit press CTRL+C`,
+    );
+    return channel.consume(queue, onMessage, { noAck });
+  };
+
   const broker = await connect({ log, recover: true, name: `lesson 02 worker ${name}` });
   try {
-    if (options.noAck) {
-      log.warn(
-        ` [!] ${name}: --no-ack: RabbitMQ forgets each task as soon as it sends it; kill this worker and the tasks it holds are lost.`,
-      );
-    }
-    let delivered = 0;
-    await consume(
-      broker,
-      {
-        queue,
-        setup: (channel) => channel.assertQueue(queue, { durable: true }),
-        // Fair dispatch: with prefetch 1 a busy worker gets no new task until it acks the last one.
-        // Prefetch does nothing with auto-ack: the broker pushes everything at once.
-        prefetch: options.prefetch,
-        noAck: options.noAck,
-        count: options.count,
-        serial: true, // one task at a time, like the tutorial's worker
-        signal,
-        log,
-        onDelivery: (message) =>
-          log.debug(` [>] ${name} holds delivery ${++delivered}: '${message.content}'`),
-        onReady: () =>
-          log.info(
-            ` [*] ${name} waiting for tasks in ${queue} (prefetch ${options.prefetch || 'unlimited'}). To exit press CTRL+C`,
-          ),
-      },
-      async (message, channel) => {
-        const task = message.content.toString();
-        log.info(` [x] ${name} received '${task}'${message.fields.redelivered ? ' (redelivered)' : ''}`);
-        await simulateWork(task, options.secondsPerDot, signal);
-        // Ack only after the work: if we die before this line, the task goes to another worker.
-        if (!options.noAck) channel.ack(message);
-        done.push(task);
-        log.info(` [x] ${name} done '${task}'`);
-      },
-    );
-    return done;
+    return (await keepConsuming(broker, setup, { count: options.count, signal, log })).handled;
   } finally {
     await broker.close();
   }
 }
 
-runMain(import.meta, program, work);
+cli.runMain(import.meta, program, work);

@@ -1,20 +1,19 @@
 // Listening worker: takes one task at a time from the queue, works one second per dot, acks, and logs it all.
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { connect, consume } from '../shared/connection.ts';
+import type { ConsumeMessage } from 'amqplib';
+import * as cli from '../shared/cli.ts';
+import { connect } from '../shared/connection.ts';
+import { keepConsuming } from '../shared/consume.ts';
 import { simulateWork } from '../shared/work.ts';
 
-export const program = defineProgram({
+export const program = cli.defineProgram({
   name: 'listening-worker',
   summary: 'Listen on the task queue and work through tasks one at a time (one second per dot).',
   flags: {
-    queue: { type: 'string', default: 'task_queue3', env: 'QUEUE', description: 'the queue to listen on' },
-    name: {
-      type: 'string',
-      default: `W${process.pid}`,
-      description: 'shown in every line and names the log file',
-    },
+    queue: cli.queueFlag('task_queue3', 'the queue to listen on'),
+    queueType: cli.queueTypeFlag,
+    name: cli.nameFlag('shown in every line and names the log file'),
     secondsPerDot: { type: 'number', min: 0, default: 1, description: 'seconds of work per dot in a task' },
-    count: { type: 'integer', min: 1, description: 'stop after this many tasks' },
+    count: cli.countFlag('tasks'),
   },
   examples: [
     'npm run lesson:03 -- listening-worker --name A',
@@ -24,41 +23,33 @@ export const program = defineProgram({
 
 const clock = () => new Date().toISOString().slice(11, 23);
 
-export async function listen(
-  options: Values<typeof program.flags>,
-  { log, signal }: RunContext,
-): Promise<string[]> {
+export async function listen(options: cli.Values<typeof program.flags>, { log, signal }: cli.RunContext) {
   const { name, queue } = options;
-  const done: string[] = [];
   const broker = await connect({ log, recover: true, name: `lesson 03 listening-worker ${name}` });
   try {
-    await consume(
+    // keepConsuming runs this setup again after every reconnect, and ends after --count or Ctrl+C.
+    const { handled } = await keepConsuming(
       broker,
-      {
-        queue,
-        setup: (channel) => channel.assertQueue(queue, { durable: true }),
-        prefetch: 1, // fair dispatch: a busy worker gets no new task until it acks this one
-        serial: true,
-        count: options.count,
-        signal,
-        log,
-        onReady: () => log.info(` [*] ${name} listening on ${queue}. To exit press CTRL+C`),
+      async (channel) => {
+        await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
+        await channel.prefetch(1); // fair dispatch: a busy worker gets no new task until it acks this one
+        log.info(` [*] ${name} listening on ${queue}. To exit press CTRL+C`);
+        return channel.consume(queue, async (message: ConsumeMessage | null) => {
+          if (!message) return; // the broker cancelled us (queue deleted)
+          const task = message.content.toString();
+          const again = message.fields.redelivered ? ' (redelivered)' : '';
+          log.info(` [x] ${name} received ${task} at ${clock()}${again}`);
+          const seconds = await simulateWork(task, options.secondsPerDot, signal);
+          channel.ack(message); // after the work: a worker that dies mid-task loses nothing
+          log.info(` [x] ${name} done ${task.split(' ')[0]} at ${clock()} (${seconds.toFixed(2)} s of work)`);
+        });
       },
-      async (message, channel) => {
-        const task = message.content.toString();
-        log.info(
-          ` [x] ${name} received ${task} at ${clock()}${message.fields.redelivered ? ' (redelivered)' : ''}`,
-        );
-        const seconds = await simulateWork(task, options.secondsPerDot, signal);
-        channel.ack(message); // after the work: a worker that dies mid-task loses nothing
-        done.push(task);
-        log.info(` [x] ${name} done ${task.split(' ')[0]} at ${clock()} (${seconds.toFixed(2)} s of work)`);
-      },
+      { count: options.count, signal, log },
     );
-    return done;
+    return handled;
   } finally {
     await broker.close();
   }
 }
 
-runMain(import.meta, program, listen);
+cli.runMain(import.meta, program, listen);

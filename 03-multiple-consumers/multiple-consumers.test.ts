@@ -4,11 +4,9 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
-import { parseOptions } from '../shared/cli.ts';
 import { repoRoot } from '../shared/logger.ts';
-import { offerAdminPanel, queuesPage } from '../shared/prompts.ts';
+import { queuesPage } from '../shared/prompts.ts';
 import {
-  captureLog,
   expectOneSentence,
   Running,
   runProgram,
@@ -16,8 +14,7 @@ import {
   uniqueName,
   useTestBroker,
   waitForTotal,
-} from '../shared/testing.ts';
-import { emitTasks, program as emitterProgram } from './emitter-of-tasks.ts';
+} from '../test/testing.ts';
 
 const broker = useTestBroker();
 
@@ -129,31 +126,34 @@ describe('bad task files are refused before anything is sent', () => {
 });
 
 describe('the admin-panel prompt', () => {
-  test('--admin opens the management UI at the queues page, without asking', async () => {
+  test('--admin on a machine with no desktop says so and gives the URL, then sends', async () => {
     const queue = broker.own(uniqueName('admin'));
-    const opened: string[] = [];
-    const { log, lines } = captureLog();
-    const sent = await emitTasks(
-      parseOptions(emitterProgram, ['--queue', queue, '--file', 'data/tasks-short.csv', '--admin']),
-      { log, signal: new AbortController().signal },
-      async (url) => opened.push(url),
+    const exit = await runProgram(
+      '03-multiple-consumers/emitter-of-tasks',
+      ['--queue', queue, '--file', 'data/tasks-short.csv', '--admin'],
+      { DISPLAY: '', WAYLAND_DISPLAY: '' },
     );
-    expect(opened).toEqual([queuesPage()]);
-    expect(queuesPage()).toMatch(/^http:\/\/[^@]+:15672\/#\/queues$/);
-    expect(sent).toBe(6);
-    expect(lines.some((line) => line.includes('Opened http'))).toBe(true);
+    expect(exit.code).toBe(0);
+    expect(queuesPage()).toMatch(/^http:\/\/[^@]+:\d+\/#\/queues$/);
+    expect(exit.stderr).toContain(
+      `No browser here (no desktop, or none would start): visit ${queuesPage()} yourself`,
+    );
+    expect(exit.stderr).not.toContain('Opened');
+    expect(exit.stderr).toMatch(/Sent 6 rows/);
   });
 
-  test('without a terminal it never asks; --no-admin never opens', async () => {
-    const { log } = captureLog();
-    const ask = async () => {
-      throw new Error('asked without a terminal');
-    };
-    const opener = async () => {
-      throw new Error('opened without being asked to');
-    };
-    expect(await offerAdminPanel({ admin: undefined, interactive: false, ask, opener, log })).toBe(false);
-    expect(await offerAdminPanel({ admin: false, interactive: true, ask, opener, log })).toBe(false);
+  test('on a terminal --no-admin never asks', async () => {
+    const queue = broker.own(uniqueName('no-admin'));
+    const command = `${process.execPath} --import tsx 03-multiple-consumers/emitter-of-tasks.ts --queue ${queue} --file data/tasks-short.csv --no-admin`;
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      cwd: repoRoot,
+      env: { ...process.env, NODE_OPTIONS: '', FORCE_COLOR: '0' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const exit = await new Running(child).exited;
+    expect(exit.code).toBe(0);
+    expect(exit.stdout).not.toContain('monitor RabbitMQ');
+    expect(exit.stdout).toContain('Sent 6 rows');
   });
 
   test('Ctrl+C at the prompt exits 130 and sends nothing', async () => {

@@ -1,0 +1,41 @@
+// Lesson 01's `hello` queue is a non-exclusive transient queue (durable: false). RabbitMQ 4.x
+// deprecates that kind of queue; 3.10 has no notion of deprecated features. Each test asserts the
+// behaviour of the broker it talks to (npm test: 3.10; npm run test:rabbitmq4: 4.x).
+import { describe, expect, test } from '@jest/globals';
+import { managementAuth } from '../shared/config.ts';
+import { brokerVersion } from '../test/rabbitmq4/version.ts';
+import { uniqueName, useTestBroker } from '../test/testing.ts';
+
+const broker = useTestBroker();
+
+async function managementGet(path: string): Promise<{ status: number; body: unknown }> {
+  const { base, authorization } = managementAuth();
+  const response = await fetch(`${base}${path}`, { headers: { authorization } });
+  return { status: response.status, body: await response.json() };
+}
+
+describe('RabbitMQ 3.10 and 4.x: a non-exclusive transient queue', () => {
+  test('durable: false still works on both; 4.x lists it as the deprecated feature transient_nonexcl_queues in use, 3.10 has no such list', async () => {
+    const version = brokerVersion(broker.connection);
+    const queue = broker.own(uniqueName('hello-transient'));
+    await broker.channel.assertQueue(queue, { durable: false });
+    broker.channel.sendToQueue(queue, Buffer.from('Hello World!'));
+    await broker.channel.waitForConfirms();
+    const message = await broker.channel.get(queue, { noAck: true });
+    expect(message ? message.content.toString() : 'nothing').toBe('Hello World!');
+
+    const used = await managementGet('/api/deprecated-features/used');
+    if (version.major >= 4) {
+      expect(used.status).toBe(200);
+      expect((used.body as { name: string }[]).map((feature) => feature.name)).toContain(
+        'transient_nonexcl_queues',
+      );
+      // Permitted by default: a broker with deprecated_features.permit.transient_nonexcl_queues =
+      // false refuses such a declaration and closes the whole connection (541 INTERNAL_ERROR).
+      const all = (await managementGet('/api/deprecated-features')).body as { name: string; state: string }[];
+      expect(all.find((feature) => feature.name === 'transient_nonexcl_queues')?.state).toBe('permitted');
+    } else {
+      expect(used.status).toBe(404);
+    }
+  });
+});
