@@ -1,9 +1,18 @@
 // Fast producer: publishes at a steady rate in confirmed batches, and slows down when RabbitMQ pushes back.
 import { once } from 'node:events';
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { type ConfirmChannel, connect } from '../shared/connection.ts';
-import { nowMs, Pacer } from '../shared/pacer.ts';
-import { declarePaceQueue, pace, queueFlags, reporter } from './config.ts';
+import { maskUrl } from '../shared/config.ts';
+import { type Broker, type ConfirmChannel, connect } from '../shared/connection.ts';
+import { CourseError, explain } from '../shared/errors.ts';
+import { afterAbort } from '../shared/grace.ts';
+import type { Log } from '../shared/logger.ts';
+import { nowMs } from '../shared/pacer.ts';
+import { reconnect } from '../shared/reconnect.ts';
+import { everyPeriod } from '../shared/status-line.ts';
+import { AdaptiveRate } from './adaptive-rate.ts';
+import { declarePaceQueue, type PaceEvent, pace, queueFlags, reporter } from './config.ts';
+import { ProducerTally, statusLine } from './producer-tally.ts';
+import { whenClosed } from './when-closed.ts';
 
 export const program = defineProgram({
   name: 'fast-producer',
@@ -59,219 +68,326 @@ export const program = defineProgram({
 
 type Options = Values<typeof program.flags>;
 
+export type { ProducerStatus } from './producer-tally.ts';
+
+/** One message of the run: its number and the time it was first published, kept across retries. */
 interface Outgoing {
   seq: number;
-  attempts: number;
-}
-
-export interface ProducerStatus {
-  targetRate: number;
-  /** Confirmed messages per second over the last status period. */
-  confirmedRate: number;
-  confirmed: number;
-  nacks: number;
-  inFlight: number;
-  retrying: number;
-}
-
-export interface ProducerHooks {
-  onConfirmed?: (seq: number, at: number) => void;
-  onStatus?: (status: ProducerStatus) => void;
-  onBackpressure?: (kind: 'nack' | 'drain' | 'blocked' | 'unblocked') => void;
+  publishedAt: number;
+  /** Handed to the broker at least once (a message made but never sent is not 'unconfirmed'). */
+  sent?: boolean;
 }
 
 export interface ProducerSummary {
   confirmed: number;
-  /** Messages the broker nacked and that were not yet republished when the producer stopped. */
+  /** Messages not confirmed when the producer stopped (nacked, or their connection closed). */
   unconfirmed: number[];
   nacks: number;
+  /** Messages the broker returned because no queue took them. */
+  returned: number;
+  reconnects: number;
   /** Confirmed messages per second, from the first confirm to the last. */
   rate: number;
 }
 
-export async function produce(
-  options: Options,
-  { log, signal }: RunContext,
-  hooks: ProducerHooks = {},
-): Promise<ProducerSummary> {
-  const broker = await connect({ log, name: 'lesson 04 fast-producer' });
-  const pacer = new Pacer(options.rate);
-  const retries: Outgoing[] = []; // nacked: republished first, never dropped
-  const pressure = { nack: 0, drain: 0, blocked: 0 };
-  let nextSeq = 1;
-  let confirmed = 0;
-  let nacks = 0;
-  let inFlight = 0;
-  let confirmedThisPeriod = 0;
-  let nackedThisPeriod = 0;
-  let firstConfirmAt = 0;
-  let lastConfirmAt = 0;
-  let firstBatch = 0;
-  let blocked: Promise<unknown> | undefined;
+/** What ended one connection's publishing. */
+type Ending = 'done' | 'stopped' | { lost: string };
 
-  // A memory or disk alarm blocks every publishing connection: pause until the broker unblocks us.
-  broker.on('blocked', (reason: string) => {
-    pressure.blocked++;
-    hooks.onBackpressure?.('blocked');
-    log.warn(` [!] RabbitMQ blocked publishing (${reason}): pausing.`);
-    blocked = once(broker, 'unblocked').then(() => {
-      hooks.onBackpressure?.('unblocked');
-      log.info(' [*] RabbitMQ unblocked publishing: resuming.');
-    });
+/** After Ctrl+C, how long what is in flight may wait for its confirms (and the close for its answer). */
+const STOP_GRACE_SECONDS = 5;
+
+/** One connection's confirm channel and what the broker told us on it. */
+interface Link {
+  broker: Broker;
+  channel: ConfirmChannel;
+  /** Resolves when the channel closes: every wait races it, since a dead channel never drains. */
+  lost: Promise<void>;
+  /** Ids of messages the broker returned (unroutable); their confirm follows. */
+  returned: Set<string>;
+  returnedSinceDeclare: number;
+  /** Set while a memory or disk alarm blocks publishing; settles on unblocked (or the close). */
+  blocked?: Promise<unknown>;
+}
+
+export async function produce(options: Options, { log, signal }: RunContext): Promise<ProducerSummary> {
+  const name = `lesson 04 fast-producer (pid ${process.pid})`;
+  const producer = new Producer(options, log, signal);
+  let broker = await connect({ log, name });
+  let report = reporter(broker, options.eventsExchange);
+  const stopStatus = everyPeriod(log, options.statusSeconds, (elapsed) => {
+    const { line, event } = producer.endPeriod(elapsed);
+    report(event);
+    return line;
   });
-
-  const setRate = (rate: number, why: string) => {
-    const next = Math.round(Math.max(options.minRate, Math.min(options.rate, rate)));
-    if (next === pacer.rate) return;
-    log.info(` [~] target rate ${pacer.rate} → ${next} msg/s (${why})`);
-    pacer.setRate(next);
-  };
-
-  const status = (): ProducerStatus => ({
-    targetRate: pacer.rate,
-    confirmedRate: confirmedThisPeriod / options.statusSeconds,
-    confirmed,
-    nacks,
-    inFlight,
-    retrying: retries.length,
-  });
-
-  const report = reporter(broker, options.eventsExchange);
-  const ticker = setInterval(() => {
-    // Recover step by step: a calm period (no nacks) earns one increase.
-    if (nackedThisPeriod === 0 && retries.length === 0 && pacer.rate < options.rate)
-      setRate(pacer.rate + options.increaseStep, 'pressure eased');
-    const now = status();
-    log.info(
-      ` [>] target ${now.targetRate}/s confirmed ${Math.round(now.confirmedRate)}/s nacks ${now.nacks} in flight ${now.inFlight} retrying ${now.retrying} total ${now.confirmed}`,
-    );
-    hooks.onStatus?.(now);
-    report({
-      source: 'producer',
-      targetRate: now.targetRate,
-      confirmedRate: now.confirmedRate,
-      inFlight: now.inFlight,
-      retrying: now.retrying,
-      backpressure: { ...pressure },
-    });
-    pressure.nack = pressure.drain = pressure.blocked = 0;
-    confirmedThisPeriod = 0;
-    nackedThisPeriod = 0;
-  }, options.statusSeconds * 1000);
-
-  const publishBatch = async (confirmChannel: ConfirmChannel, batch: Outgoing[]) => {
-    let full = false;
-    inFlight += batch.length;
-    const results = batch.map(
-      (message) =>
-        new Promise<boolean>((resolve) => {
-          message.attempts++;
-          const body = Buffer.from(JSON.stringify({ seq: message.seq, publishedAt: nowMs() }));
-          const written = confirmChannel.sendToQueue(
-            options.queue,
-            body,
-            {
-              persistent: true,
-              messageId: String(message.seq),
-              headers: { 'x-seq': message.seq, 'x-published-at': nowMs() },
-            },
-            (error) => resolve(!error),
-          ); // error: the broker nacked it (queue full) or the channel closed
-          if (!written) full = true;
-        }),
-    );
-    // sendToQueue returned false: the client's buffer is full. The message *is* buffered (never
-    // resend it); wait for 'drain' before the next batch.
-    if (full) {
-      pressure.drain++;
-      hooks.onBackpressure?.('drain');
-      await once(confirmChannel, 'drain');
-    }
-    const outcomes = await Promise.all(results);
-    inFlight -= batch.length;
-    let nackedHere = 0;
-    const at = performance.now();
-    outcomes.forEach((ok, i) => {
-      const message = batch[i]!;
-      if (ok) {
-        confirmed++;
-        confirmedThisPeriod++;
-        hooks.onConfirmed?.(message.seq, at);
-      } else {
-        nackedHere++;
-        retries.push(message);
-      }
-    });
-    if (nackedHere < batch.length) {
-      // The rate is measured from the end of the first confirmed batch to the last confirm.
-      if (!firstConfirmAt) {
-        firstConfirmAt = at;
-        firstBatch = confirmed;
-      }
-      lastConfirmAt = at;
-    }
-    if (nackedHere > 0) {
-      nacks += nackedHere;
-      nackedThisPeriod += nackedHere;
-      pressure.nack += nackedHere;
-      hooks.onBackpressure?.('nack');
-      setRate(pacer.rate * options.decreaseFactor, `${nackedHere} nacked: the queue is full`);
-    }
-  };
-
-  const batches = new Set<Promise<void>>();
+  let failure: CourseError | undefined;
   try {
-    const channel = await broker.confirmChannel();
-    await declarePaceQueue(channel, options);
-    log.info(
-      ` [*] Publishing to ${options.queue} at ${options.rate} msg/s in batches of ${options.batchSize} (limit ${options.queueLimit}, ${options.overflow}). To stop press CTRL+C`,
-    );
-    const done = () => options.count !== undefined && confirmed >= options.count;
-    while (!signal.aborted && !done()) {
-      if (blocked) await Promise.race([blocked, once(signal, 'abort')]).catch(() => {});
-      blocked = undefined;
-      if (signal.aborted) break;
-      // Retries first; new messages only when nothing waits, so pressure reaches the source.
-      const batch = retries.splice(0, options.batchSize);
-      while (
-        batch.length < options.batchSize &&
-        retries.length === 0 &&
-        (options.count === undefined || nextSeq <= options.count)
-      ) {
-        batch.push({ seq: nextSeq++, attempts: 0 });
-      }
-      if (batch.length === 0) {
-        await Promise.race(batches); // everything sent; waiting for the last confirms
-        continue;
-      }
-      await pacer.take(batch.length, signal).catch(() => {});
-      if (signal.aborted) {
-        retries.unshift(...batch.filter((message) => message.attempts > 0)); // new ones were never sent
-        break;
-      }
-      const sending = publishBatch(channel, batch);
-      batches.add(sending);
-      void sending.finally(() => batches.delete(sending));
-      if (batches.size >= options.maxBatchesInFlight) await Promise.race(batches);
+    for (;;) {
+      const ending = await producer.publishOn(broker);
+      if (typeof ending === 'string') break;
+      await broker.close();
+      log.warn(` [!] Lost the connection to ${maskUrl(broker.url)} (${ending.lost}); reconnecting…`);
+      const since = performance.now();
+      const next = await reconnect({ signal, name, giveUpSeconds: options.reconnectSeconds });
+      if (!next) break;
+      log.info(
+        ` [*] Reconnected to ${maskUrl(next.url)} after ${((performance.now() - since) / 1000).toFixed(2)} s.`,
+      );
+      broker = next;
+      producer.tally.reconnects++;
+      report = reporter(broker, options.eventsExchange);
+      if (producer.retries.length)
+        log.info(` [*] Republishing ${producer.retries.length} unconfirmed messages (same message ids).`);
     }
-    await Promise.all(batches); // what is in flight gets its answer before we go
+  } catch (error) {
+    failure = explain(error);
   } finally {
-    clearInterval(ticker);
-    await broker.close();
+    stopStatus();
+    // A blocked broker may answer neither the confirms nor the close: dropped after a few seconds.
+    await broker.close(STOP_GRACE_SECONDS);
   }
+  return summarize(producer, log, failure);
+}
+
+/** The last line: what was confirmed; or, after a failure, the error with that count added. */
+function summarize(producer: Producer, log: Log, failure: CourseError | undefined): ProducerSummary {
+  const { tally } = producer;
   const summary: ProducerSummary = {
-    confirmed,
-    unconfirmed: retries.map((m) => m.seq).sort((a, b) => a - b),
-    nacks,
-    rate:
-      lastConfirmAt > firstConfirmAt
-        ? ((confirmed - firstBatch) * 1000) / (lastConfirmAt - firstConfirmAt)
-        : 0,
+    confirmed: tally.confirmed,
+    unconfirmed: producer.retries.map((m) => m.seq),
+    nacks: tally.nacks,
+    returned: tally.returned,
+    reconnects: tally.reconnects,
+    rate: tally.rate,
   };
+  const owed = summary.unconfirmed.length + tally.inFlight; // in flight: still unanswered at Ctrl+C
+  const unsent = owed
+    ? `; ${owed} sent messages were not confirmed (nacked, or cut off with their connection: not counted, they may or may not be in the queue)`
+    : '';
+  if (failure && tally.confirmed === 0 && !unsent) throw failure;
+  if (failure)
+    throw new CourseError(
+      `${failure.message.replace(/\.$/, '')}; ${tally.confirmed} messages were confirmed before that${unsent}.`,
+      { code: failure.code, exitCode: failure.exitCode, cause: failure },
+    );
   log.success(
-    ` [✓] ${confirmed} messages confirmed at ${summary.rate.toFixed(1)} msg/s; ${nacks} nacks along the way${summary.unconfirmed.length ? `; ${summary.unconfirmed.length} nacked messages were not republished before the stop (they are not in the queue)` : ''}.`,
+    ` [✓] ${tally.confirmed} messages confirmed at ${summary.rate.toFixed(1)} msg/s; ${tally.nacks} nacks along the way${tally.reconnects ? `; ${tally.reconnects} reconnects` : ''}${unsent}.`,
   );
   return summary;
+}
+
+/** The run's state across connections: the rate, the counts, and the messages still owed a confirm. */
+class Producer {
+  readonly rate: AdaptiveRate;
+  readonly tally = new ProducerTally();
+  /** Nacked or unconfirmed: republished first, never dropped. */
+  readonly retries: Outgoing[] = [];
+  private nextSeq = 1;
+
+  /**
+   * Settles a few seconds after Ctrl+C: what is in flight gets that long to be confirmed. Every
+   * wait races it, because a broker that blocks publishing (a memory alarm) answers nothing.
+   */
+  private readonly stopGrace: Promise<void>;
+
+  constructor(
+    private readonly options: Options,
+    private readonly log: Log,
+    private readonly signal: AbortSignal,
+  ) {
+    this.rate = new AdaptiveRate(options, log);
+    this.stopGrace = afterAbort(signal, STOP_GRACE_SECONDS);
+  }
+
+  private get done(): boolean {
+    return this.options.count !== undefined && this.tally.confirmed >= this.options.count;
+  }
+
+  /** Once a status period: the rate's calm-period step, the status line and the monitor's event. */
+  endPeriod(elapsedSeconds: number): { line: string; event: PaceEvent } {
+    this.rate.endPeriod(this.retries.length);
+    const { status, event } = this.tally.endPeriod(elapsedSeconds, this.rate.current, this.retries.length);
+    return { line: statusLine(status), event };
+  }
+
+  /** Publishes on one connection until the work is done, Ctrl+C, or the connection is lost. */
+  async publishOn(broker: Broker): Promise<Ending> {
+    const closed = whenClosed(broker);
+    const link = await this.open(broker);
+    const batches = new Set<Promise<void>>();
+    const ended = () => this.signal.aborted || !broker.isOpen(link.channel);
+    while (!this.done) {
+      if (link.blocked) await Promise.race([link.blocked, once(this.signal, 'abort')]).catch(() => {});
+      link.blocked = undefined;
+      if (ended()) break;
+      await this.redeclareIfReturned(link);
+      const batch = this.nextBatch();
+      if (batch.length === 0) {
+        if (batches.size === 0) break; // nothing left to send or to wait for
+        await Promise.race([...batches, this.stopGrace]); // everything sent; waiting for the last confirms
+        continue;
+      }
+      await this.rate.pacer.take(batch.length, this.signal).catch(() => {});
+      if (ended()) {
+        // Lost connection: all of it goes out on the next one. Ctrl+C: new ones were never sent.
+        this.retries.unshift(...batch.filter((message) => message.sent || !this.signal.aborted));
+        break;
+      }
+      const sending = this.publishBatch(link, batch);
+      batches.add(sending);
+      void sending.finally(() => batches.delete(sending));
+      if (batches.size >= this.options.maxBatchesInFlight)
+        await Promise.race([...batches, link.lost, this.stopGrace]);
+    }
+    // What is in flight gets its answer (or fails with the channel); after Ctrl+C, a few seconds.
+    await Promise.race([Promise.all(batches), this.stopGrace]);
+    this.retries.sort((a, b) => a.seq - b.seq);
+    if (this.done) return 'done';
+    if (this.signal.aborted) return 'stopped';
+    const error = broker.channelErrors.get(link.channel);
+    if (error) throw explain(error); // the broker closed the channel for a reason: say it
+    return { lost: await Promise.race([closed, Promise.resolve('channel closed')]) };
+  }
+
+  /** A confirm channel with the queue declared, listening for returns and for the broker's block. */
+  private async open(broker: Broker): Promise<Link> {
+    const channel = await broker.confirmChannel();
+    const link: Link = {
+      broker,
+      channel,
+      lost: new Promise((resolve) => channel.once('close', () => resolve())),
+      returned: new Set(),
+      returnedSinceDeclare: 0,
+    };
+    await declarePaceQueue(channel, this.options);
+    const { queue, rate, batchSize, queueLimit, overflow, queueType } = this.options;
+    if (this.tally.reconnects === 0)
+      this.log.info(
+        ` [*] Publishing to ${queue} at ${rate} msg/s in batches of ${batchSize} (limit ${queueLimit}, ${overflow}, ${queueType}). To stop press CTRL+C`,
+      );
+    // mandatory: a message no queue takes comes back (basic.return) before its confirm; without it
+    // the broker confirms a message it routed nowhere.
+    channel.on('return', (message) => {
+      const id = String(message.properties.messageId);
+      this.log.debug(` [.] Message ${id} came back unroutable.`);
+      link.returned.add(id);
+    });
+    // A memory or disk alarm blocks every publishing connection: pause until the broker unblocks us.
+    broker.on('blocked', (reason: string) => {
+      this.tally.pushedBack('blocked');
+      this.log.warn(` [!] RabbitMQ blocked publishing (${reason}): pausing.`);
+      link.blocked = Promise.race([
+        once(broker, 'unblocked').then(() => this.log.info(' [*] RabbitMQ unblocked publishing: resuming.')),
+        link.lost,
+      ]);
+    });
+    return link;
+  }
+
+  /** Returned messages mean the queue is gone: declare it again before they are republished. */
+  private async redeclareIfReturned(link: Link): Promise<void> {
+    if (link.returnedSinceDeclare === 0) return;
+    this.log.warn(
+      ` [!] ${link.returnedSinceDeclare} messages came back unroutable: the queue ${this.options.queue} is gone (deleted?). Declaring it again and republishing them.`,
+    );
+    link.returnedSinceDeclare = 0;
+    await declarePaceQueue(link.channel, this.options);
+  }
+
+  /** The next batch: retries first; new messages only when nothing waits, so pressure reaches the source. */
+  private nextBatch(): Outgoing[] {
+    const { batchSize, count } = this.options;
+    const batch = this.retries.splice(0, batchSize);
+    while (
+      batch.length < batchSize &&
+      this.retries.length === 0 &&
+      (count === undefined || this.nextSeq <= count)
+    )
+      batch.push({ seq: this.nextSeq++, publishedAt: nowMs() });
+    return batch;
+  }
+
+  /** Publishes one batch and waits for all its confirms (after a 'drain' if the buffer filled). */
+  private async publishBatch(link: Link, batch: Outgoing[]): Promise<void> {
+    this.tally.inFlight += batch.length;
+    const { results, full } = publishConfirmed(link.channel, this.options.queue, batch);
+    // publish returned false: the client's buffer is full. The message *is* buffered (never
+    // resend it); wait for 'drain' before the next batch, unless the channel dies first.
+    if (full) {
+      this.tally.pushedBack('drain');
+      this.log.debug(" [.] publish returned false (the client's buffer is full): waiting for 'drain'.");
+      await Promise.race([once(link.channel, 'drain'), link.lost, this.stopGrace]);
+    }
+    const outcomes = await Promise.all(results);
+    this.tally.inFlight -= batch.length;
+    this.settle(link, batch, outcomes);
+  }
+
+  /**
+   * Counts a batch's answers: confirmed, returned (retried), nacked (retried, and the rate slows) or
+   * cut off. Decided after the close, never inside the callbacks: amqplib fails every pending
+   * confirm when the channel closes, and those are not nacks (the queue is not full; we never heard).
+   */
+  private settle(link: Link, batch: Outgoing[], outcomes: boolean[]): void {
+    const channelLost = !link.broker.isOpen(link.channel);
+    let ok = 0;
+    let nacked = 0;
+    outcomes.forEach((confirmed, i) => {
+      const message = batch[i]!;
+      if (confirmed && link.returned.delete(String(message.seq))) {
+        link.returnedSinceDeclare++;
+        this.tally.returned++;
+        this.retries.push(message);
+      } else if (confirmed) {
+        ok++;
+      } else {
+        if (channelLost) this.tally.unconfirmedOnClose++;
+        else nacked++;
+        this.retries.push(message);
+      }
+    });
+    this.tally.confirmedBatch(ok, performance.now());
+    if (nacked > 0) {
+      this.tally.pushedBack('nack', nacked);
+      this.rate.nacked(nacked);
+    }
+  }
+}
+
+/**
+ * The lesson's publish: on a confirm channel, one callback per message (an ack, a nack, or amqplib
+ * giving up because the channel closed); `mandatory` so a message no queue takes comes back
+ * (basic.return, before its confirm) instead of being confirmed. `full`: publish returned false.
+ */
+function publishConfirmed(
+  channel: ConfirmChannel,
+  queue: string,
+  batch: Outgoing[],
+): { results: Promise<boolean>[]; full: boolean } {
+  let full = false;
+  const results = batch.map(
+    (message) =>
+      new Promise<boolean>((resolve) => {
+        message.sent = true;
+        try {
+          const written = channel.publish(
+            '',
+            queue,
+            Buffer.from(JSON.stringify({ seq: message.seq, publishedAt: message.publishedAt })),
+            {
+              persistent: true,
+              mandatory: true,
+              messageId: String(message.seq),
+              headers: { 'x-seq': message.seq, 'x-published-at': message.publishedAt },
+            },
+            (error) => resolve(!error),
+          );
+          if (!written) full = true;
+        } catch {
+          resolve(false); // the channel closed before we got to this one
+        }
+      }),
+  );
+  return { results, full };
 }
 
 runMain(import.meta, program, produce);

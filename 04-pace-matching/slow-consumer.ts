@@ -1,13 +1,10 @@
 // Slow consumer: processes at a fixed rate, acks after the work, retries failures a few times, then dead-letters them.
+import { setMaxListeners } from 'node:events';
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import {
-  type Channel,
-  type ConfirmChannel,
-  type ConsumeMessage,
-  connect,
-  consume,
-} from '../shared/connection.ts';
+import { type Channel, type ConfirmChannel, type ConsumeMessage, connect } from '../shared/connection.ts';
+import { keepConsuming } from '../shared/consume.ts';
 import { nowMs, Pacer } from '../shared/pacer.ts';
+import { everyPeriod } from '../shared/status-line.ts';
 import { declarePaceQueue, pace, queueFlags, reporter } from './config.ts';
 
 export const program = defineProgram({
@@ -56,26 +53,19 @@ export const program = defineProgram({
 
 type Options = Values<typeof program.flags>;
 
-export interface ConsumerHooks {
-  onProcessed?: (seq: number, message: ConsumeMessage) => void;
-  onDeadLettered?: (seq: number) => void;
-}
-
 export interface ConsumerSummary {
   processed: number;
   retried: number;
   dead: number;
 }
 
-export async function consumeSlowly(
-  options: Options,
-  { log, signal }: RunContext,
-  hooks: ConsumerHooks = {},
-): Promise<ConsumerSummary> {
-  const broker = await connect({ log, recover: true, name: 'lesson 04 slow-consumer' });
+export async function consumeSlowly(options: Options, { log, signal }: RunContext): Promise<ConsumerSummary> {
+  const broker = await connect({ log, recover: true, name: `lesson 04 slow-consumer (pid ${process.pid})` });
   const pacer = new Pacer(options.rate);
+  // Each delivery in hand (up to the prefetch) waits its turn on the pacer, listening for Ctrl+C.
+  setMaxListeners(options.prefetch + 10, signal);
   const totals = { processed: 0, retried: 0, dead: 0 };
-  let period = { processed: 0, latencies: [] as number[], ages: [] as number[], retried: 0, dead: 0 };
+  const period = new ConsumerPeriod();
   const report = reporter(broker, options.eventsExchange);
   let side: ConfirmChannel | undefined; // for retries; rebuilt after a reconnect
   const sideChannel = async () => {
@@ -83,15 +73,12 @@ export async function consumeSlowly(
     return side;
   };
 
-  const ticker = setInterval(() => {
-    const ages = period.ages;
-    const meanAge = ages.length ? ages.reduce((a, b) => a + b, 0) / ages.length : 0;
-    log.info(
-      ` [<] processed ${Math.round(period.processed / options.statusSeconds)}/s  mean age ${meanAge.toFixed(2)} s  retried ${period.retried}  dead-lettered ${period.dead}  total ${totals.processed}`,
-    );
-    report({ source: 'consumer', ...period });
-    period = { processed: 0, latencies: [], ages: [], retried: 0, dead: 0 };
-  }, options.statusSeconds * 1000);
+  const stopStatus = everyPeriod(log, options.statusSeconds, (elapsed) => {
+    const line = period.line(elapsed, totals.processed);
+    report(period.event());
+    period.reset();
+    return line;
+  });
 
   const retryOrBury = async (message: ConsumeMessage, channel: Channel, seq: number, why: string) => {
     const attempts = Number(message.properties.headers?.['x-retries'] ?? 0);
@@ -119,51 +106,90 @@ export async function consumeSlowly(
     channel.nack(message, false, false);
     totals.dead++;
     period.dead++;
-    hooks.onDeadLettered?.(seq);
     log.error(
-      ` [✗] message ${seq} failed ${attempts + 1} times; dead-lettered to ${pace.deadLetterQueue(options.queue)}`,
+      ` [✗] message ${seq} failed ${attempts + 1} times (1 try + ${attempts} retries); dead-lettered to ${pace.deadLetterQueue(options.queue)}`,
     );
   };
 
+  let announced = false;
   try {
-    await consume(
+    // The setup runs again on a fresh channel after every reconnect (keepConsuming sees to that).
+    await keepConsuming(
       broker,
-      {
-        queue: options.queue,
-        setup: (channel) => declarePaceQueue(channel, options),
-        prefetch: options.prefetch,
-        serial: true, // one at a time, at the configured pace
-        count: options.count,
-        signal,
-        log,
-        onReady: () =>
+      async (channel) => {
+        await declarePaceQueue(channel, options);
+        await channel.prefetch(options.prefetch); // at most this many unacked messages pushed to us
+        if (!announced)
           log.info(
             ` [*] Consuming ${options.queue} at ${options.rate || 'full speed'} msg/s (prefetch ${options.prefetch}). To stop press CTRL+C`,
-          ),
+          );
+        announced = true;
+        return channel.consume(options.queue, async (message) => {
+          if (!message) return; // the broker cancelled us (queue deleted)
+          const started = performance.now();
+          const seq = Number(message.properties.headers?.['x-seq']);
+          await pacer.take(1, signal); // the work: this consumer's pace
+          if (options.failEvery && seq % options.failEvery === 0) {
+            await retryOrBury(message, channel, seq, `--fail-every ${options.failEvery}`);
+            return;
+          }
+          channel.ack(message); // after the work: a message we die holding goes back to the queue
+          totals.processed++;
+          period.processed(seq, performance.now() - started, message.properties.headers?.['x-published-at']);
+          log.debug(` [.] message ${seq} processed`); // each one, with --debug
+        });
       },
-      async (message, channel) => {
-        const started = performance.now();
-        const seq = Number(message.properties.headers?.['x-seq']);
-        const publishedAt = Number(message.properties.headers?.['x-published-at']);
-        await pacer.take(1, signal); // the work: this consumer's pace
-        if (options.failEvery && seq % options.failEvery === 0) {
-          await retryOrBury(message, channel, seq, `--fail-every ${options.failEvery}`);
-          return;
-        }
-        channel.ack(message);
-        totals.processed++;
-        period.processed++;
-        period.latencies.push((performance.now() - started) / 1000);
-        period.ages.push((nowMs() - publishedAt) / 1000);
-        hooks.onProcessed?.(seq, message);
-      },
+      { count: options.count, signal, log },
     );
   } finally {
-    clearInterval(ticker);
+    stopStatus();
     await broker.close();
   }
   log.success(` [✓] ${totals.processed} processed, ${totals.retried} retries, ${totals.dead} dead-lettered.`);
   return totals;
+}
+
+/** One status period's figures: the status line and the monitor's event. */
+class ConsumerPeriod {
+  private count = 0;
+  private latencies: number[] = [];
+  private ages: number[] = [];
+  private seqs: number[] = [];
+  retried = 0;
+  dead = 0;
+
+  processed(seq: number, latencyMs: number, publishedAt: unknown): void {
+    this.count++;
+    this.latencies.push(latencyMs / 1000);
+    // A message from elsewhere may carry no publish time: no age, rather than NaN.
+    const age = (nowMs() - Number(publishedAt)) / 1000;
+    if (typeof publishedAt === 'number' && Number.isFinite(age)) this.ages.push(age);
+    if (Number.isFinite(seq)) this.seqs.push(seq);
+  }
+
+  line(seconds: number, total: number): string {
+    const meanAge = this.ages.length ? this.ages.reduce((a, b) => a + b, 0) / this.ages.length : 0;
+    const seqs = this.seqs.length ? `  seq ${Math.min(...this.seqs)}–${Math.max(...this.seqs)}` : '';
+    return ` [<] processed ${Math.round(this.count / seconds)}/s  mean age ${meanAge.toFixed(2)} s  retried ${this.retried}  dead-lettered ${this.dead}  total ${total}${seqs}`;
+  }
+
+  event() {
+    return {
+      source: 'consumer' as const,
+      processed: this.count,
+      latencies: this.latencies,
+      ages: this.ages,
+      retried: this.retried,
+      dead: this.dead,
+    };
+  }
+
+  reset(): void {
+    this.count = this.retried = this.dead = 0;
+    this.latencies = [];
+    this.ages = [];
+    this.seqs = [];
+  }
 }
 
 runMain(import.meta, program, consumeSlowly);

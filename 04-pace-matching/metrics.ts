@@ -1,0 +1,98 @@
+// The monitor's Prometheus metrics (prom-client) and the HTTP endpoint that serves them.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import client from 'prom-client';
+import type { Log } from '../shared/logger.ts';
+
+export function paceMetrics() {
+  const registry = new client.Registry();
+  const registers = [registry];
+  return {
+    registry,
+    depth: new client.Gauge({ name: 'pace_queue_depth', help: 'Messages ready in the queue', registers }),
+    unacked: new client.Gauge({
+      name: 'pace_queue_unacked',
+      help: 'Messages delivered, not yet acked',
+      registers,
+    }),
+    memory: new client.Gauge({
+      name: 'pace_broker_memory_bytes',
+      help: 'Memory the broker uses (all nodes)',
+      registers,
+    }),
+    publishRate: new client.Gauge({
+      name: 'pace_publish_rate',
+      help: 'Messages published into the queue per second',
+      registers,
+    }),
+    deliverRate: new client.Gauge({
+      name: 'pace_deliver_rate',
+      help: 'Messages delivered from the queue per second',
+      registers,
+    }),
+    latency: new client.Histogram({
+      name: 'pace_processing_latency_seconds',
+      help: 'Time the consumer takes per message',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    age: new client.Histogram({
+      name: 'pace_message_age_seconds',
+      help: 'Time from publish to processing',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600],
+      registers,
+    }),
+    backpressure: new client.Counter({
+      name: 'pace_backpressure_events_total',
+      help: 'Back-pressure the producer met, by kind: nack (queue full), drain (client buffer full), blocked (broker alarm)',
+      labelNames: ['kind'],
+      registers,
+    }),
+    targetRate: new client.Gauge({
+      name: 'pace_producer_target_rate',
+      help: 'The producer’s current target rate',
+      registers,
+    }),
+  };
+}
+
+export type PaceMetrics = ReturnType<typeof paceMetrics>;
+
+/**
+ * Serves /metrics on `port`; when that port is taken (another monitor, or anything else), on a free
+ * port instead, and says which. Resolves with the server and the port it listens on.
+ */
+export async function serveMetrics(
+  registry: client.Registry,
+  port: number,
+  host: string,
+  log: Log,
+): Promise<{ server: Server; port: number }> {
+  const server = createServer(async (request, response) => {
+    if (request.url === '/metrics') {
+      response.setHeader('Content-Type', registry.contentType);
+      response.end(await registry.metrics());
+    } else {
+      response.statusCode = 404;
+      response.end('Metrics are at /metrics\n');
+    }
+  });
+  const listen = (on: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(on, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  try {
+    await listen(port);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    await listen(0);
+    log.warn(
+      ` [!] Port ${port} is taken (another monitor? \`ss -ltnp 'sport = :${port}'\` shows what holds it): serving metrics on port ${(server.address() as AddressInfo).port} instead.`,
+    );
+  }
+  return { server, port: (server.address() as AddressInfo).port };
+}
