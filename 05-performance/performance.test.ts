@@ -1,13 +1,17 @@
 // Lesson 05's promises: complete, well-formed CSVs from threaded producers and consumers; a processor
 // that gets known answers right and reports what does not match; a report that renders.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
-import { launchBrowser } from '../shared/browser.ts';
-import { expectOneSentence, runProgram, uniqueName, useTestBroker } from '../shared/testing.ts';
+import { launchBrowser } from '../scripts/browser.ts';
+import { repoRoot } from '../shared/logger.ts';
+import { ManagementClient } from '../shared/management.ts';
+import { expectOneSentence, runProgram, uniqueName, useTestBroker } from '../test/testing.ts';
 import { processResults } from './process-results.ts';
+import { niceTicks } from './report.ts';
 
 const broker = useTestBroker();
 
@@ -106,6 +110,7 @@ describe('producer and consumer', () => {
         .map((r) => r[0])
         .sort(),
     );
+    expect((await broker.channel.checkQueue(queue)).messageCount).toBe(0); // and nothing else
   });
 
   test('a quorum queue works the same way', async () => {
@@ -128,7 +133,63 @@ describe('producer and consumer', () => {
       '300',
     ]);
     expect(consumer.code).toBe(0);
-    checkCsv(consumer.stdout, 300);
+    const sent = checkCsv(producer.stdout, 300);
+    expect([...checkCsv(consumer.stdout, 300)].sort()).toEqual([...sent].sort());
+    expect((await broker.channel.checkQueue(queue)).messageCount).toBe(0);
+    // And it was a quorum queue: a producer that ignored --queue-type would pass everything above.
+    expect((await new ManagementClient().queue(queue))?.arguments['x-queue-type']).toBe('quorum');
+  });
+});
+
+describe('the README’s one-machine recipe', () => {
+  test('runs as typed through npm (no banner in the CSVs) and process-results reads what it wrote', async () => {
+    const dir = scratch();
+    const queue = broker.own(uniqueName('perf-readme'));
+    // The README's commands, word for word, in a shell; QUEUE (the --queue flag's variable) keeps
+    // the test off a learner's perf_queue.
+    const script = [
+      'mkdir -p results',
+      'npm run --silent lesson:05 -- consumer --count 1000 > results/consumer.csv &   # start the consumer first',
+      'npm run --silent lesson:05 -- producer --count 1000 > results/producer.csv',
+      'wait',
+      'npm run lesson:05 -- process-results --producer results/producer.csv --consumer results/consumer.csv --out results/run1',
+    ]
+      .map((line) =>
+        line.replace(/results\//g, `${dir}/results/`).replace('mkdir -p results', `mkdir -p ${dir}/results`),
+      )
+      .join('\n');
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn('sh', ['-c', script], {
+        cwd: repoRoot,
+        env: { ...process.env, QUEUE: queue, FORCE_COLOR: '0' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let text = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      child.on('close', (exit) => resolve({ code: exit, stderr: text }));
+    });
+    expect({ code, stderr }).toMatchObject({ code: 0 });
+    expect(stderr).toMatch(
+      /produced 1000, consumed 1000, matched 1000, missing 0, unexpected 0, duplicates 0/,
+    );
+    checkCsv(readFileSync(join(dir, 'results', 'producer.csv'), 'utf8'), 1000);
+  });
+});
+
+describe('report ticks', () => {
+  test.each([
+    [13.2, 14.6],
+    [0, 0.1234],
+    [1000.5, 1013],
+    [0, 21_437],
+  ])('ticks between %p and %p are round and distinct', (lo, hi) => {
+    const { values, digits } = niceTicks(lo, hi);
+    const labels = values.map((v) => v.toFixed(digits));
+    expect(new Set(labels).size).toBe(labels.length);
+    expect(labels.length).toBeGreaterThanOrEqual(3);
+    expect(values.every((v) => v >= lo && v <= hi)).toBe(true);
   });
 });
 
@@ -221,6 +282,15 @@ describe('process-results', () => {
       );
       expect(bars).toBeGreaterThan(0);
       expect(await page.textContent('#counts')).toMatch(/missing \(produced, never consumed\)\s*1/);
+      // Ticks never repeat on an axis (at --scale 0.1 they used to read 13 13 13 14 14).
+      const axesTicks = await page.$$eval('svg.chart', (svgs) =>
+        svgs.flatMap((svg) =>
+          ['middle', 'end'].map((anchor) =>
+            [...svg.querySelectorAll(`text.tick[text-anchor="${anchor}"]`)].map((t) => t.textContent ?? ''),
+          ),
+        ),
+      );
+      for (const labels of axesTicks) expect(labels).toEqual([...new Set(labels)]);
       expect(errors).toEqual([]);
       expect(requests).toEqual([]); // nothing fetched: it works offline
     } finally {

@@ -1,15 +1,19 @@
 // Process results: joins producer and consumer CSVs by message id into latency.csv, summary.csv
-// and report.html. Streams its input, so millions of rows fit in memory.
+// and report.html. Streams its input (read-csv.ts), so millions of rows fit in memory; the
+// statistics are in statistics.ts, the charts in report.ts.
 
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Parser, parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { CourseError, UsageError } from '../shared/errors.ts';
+import { UsageError } from '../shared/errors.ts';
+import { number, rows } from './read-csv.ts';
 import { renderReport } from './report.ts';
+import { minMax, Numbers, type Results, statistics } from './statistics.ts';
+
+export type { Results } from './statistics.ts';
 
 export const program = defineProgram({
   name: 'process-results',
@@ -24,147 +28,6 @@ export const program = defineProgram({
     'npm run lesson:05 -- process-results --producer p1.csv p2.csv --consumer c1.csv --out results/run1',
   ],
 });
-
-/** A Float64Array that grows: millions of numbers without millions of objects. */
-class Numbers {
-  data = new Float64Array(1 << 16);
-  length = 0;
-  push(value: number) {
-    if (this.length === this.data.length) {
-      const bigger = new Float64Array(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.length++] = value;
-  }
-  view() {
-    return this.data.subarray(0, this.length);
-  }
-}
-
-export interface Stats {
-  measure: string;
-  count: number;
-  min: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
-
-/** Percentiles by nearest rank: the value at rank ceil(p/100 × n) of the sorted values. */
-export function statistics(measure: string, values: Float64Array): Stats {
-  const sorted = Float64Array.from(values).sort();
-  const n = sorted.length;
-  const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * n) - 1)] ?? Number.NaN;
-  let sum = 0;
-  for (const v of sorted) sum += v;
-  return {
-    measure,
-    count: n,
-    min: sorted[0] ?? Number.NaN,
-    mean: n ? sum / n : Number.NaN,
-    p50: rank(50),
-    p90: rank(90),
-    p95: rank(95),
-    p99: rank(99),
-    max: sorted[n - 1] ?? Number.NaN,
-  };
-}
-
-export interface Results {
-  produced: number;
-  consumed: number;
-  matched: number;
-  missing: number;
-  unexpected: number;
-  duplicates: { producer: number; consumer: number };
-  /** Messages per second over each side's own span. */
-  throughput: { producer: number; consumer: number };
-  send: Stats;
-  latency: Stats;
-  examples: { missing: string[]; unexpected: string[] };
-}
-
-type Kind = 'producer' | 'consumer';
-const columns: Record<Kind, string> = {
-  producer: 'message_id,sent_at,acked_at',
-  consumer: 'message_id,received_at,acked_at',
-};
-
-/**
- * The records of one CSV, in batches: reading what the parser has buffered in one go costs far
- * less than awaiting each record (a million records: 1.5 s instead of 3.5 s).
- */
-async function* batches(parser: Parser): AsyncGenerator<string[][]> {
-  let ended = false;
-  let failure: unknown;
-  let wake = () => {};
-  parser.on('readable', () => wake());
-  parser.on('end', () => {
-    ended = true;
-    wake();
-  });
-  parser.on('error', (error) => {
-    failure = error;
-    wake();
-  });
-  for (;;) {
-    const batch: string[][] = [];
-    for (let record: string[] | null = parser.read(); record !== null; record = parser.read())
-      batch.push(record);
-    if (batch.length) {
-      yield batch;
-      continue;
-    }
-    if (failure) throw failure;
-    if (ended) return;
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-  }
-}
-
-/** Rows of one CSV as [id, a, b], in batches; a header line is skipped; a wrong row throws one sentence. */
-async function* rows(kind: Kind, file: string): AsyncGenerator<[string, string, string][]> {
-  const info = await stat(file).catch(() => undefined);
-  if (!info)
-    throw new CourseError(`The ${kind} CSV ${file} does not exist: check the path.`, { code: 'BAD_FILE' });
-  if (info.isDirectory())
-    throw new CourseError(`${file} is a folder, not a ${kind} CSV.`, { code: 'BAD_FILE' });
-  // Our CSVs hold no quoted line breaks, so record n is line n (empty lines are counted, then skipped).
-  const parser = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(
-    parse({ relax_column_count: true, skip_empty_lines: false }),
-  );
-  let line = 0;
-  for await (const batch of batches(parser)) {
-    const good: [string, string, string][] = [];
-    for (const record of batch) {
-      line++;
-      if (record.length === 1 && record[0] === '') continue;
-      if (line === 1 && record[0] === 'message_id') continue;
-      if (record.length !== 3) {
-        throw new CourseError(
-          `${file} line ${line} has ${record.length} field${record.length === 1 ? '' : 's'}, expected 3 (${columns[kind]}): is it a ${kind} CSV?`,
-          { code: 'BAD_CSV' },
-        );
-      }
-      good.push(record as [string, string, string]);
-    }
-    yield good;
-  }
-}
-
-function number(file: string, text: string, what: string): number {
-  const value = Number(text);
-  if (text === '' || !Number.isFinite(value))
-    throw new CourseError(`${file}: ${what} '${text}' is not a number (epoch milliseconds).`, {
-      code: 'BAD_CSV',
-    });
-  return value;
-}
 
 export async function processResults(options: {
   producer: string[];
@@ -305,16 +168,6 @@ export async function processResults(options: {
     }),
   );
   return results;
-}
-
-function minMax(values: Float64Array): [number, number] {
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  for (const v of values) {
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  return [min, max];
 }
 
 export async function processCommand(

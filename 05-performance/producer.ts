@@ -1,27 +1,11 @@
-// Producer: publishes as fast as at-least-once allows, from N worker threads, and writes a CSV of
-// message_id,sent_at,acked_at to stdout.
-import { once } from 'node:events';
+// Producer: publishes persistent messages with confirms as fast as at-least-once allows, from N
+// worker threads (producer-worker.ts), and writes a CSV of message_id,sent_at,acked_at to stdout.
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { brokerUrl, connect } from '../shared/connection.ts';
-import { nowMs } from '../shared/pacer.ts';
-import { runThreads, serveThread, type ThreadContext } from '../shared/threads.ts';
-
-/** The flags producer and consumer share: where the messages go, and how that queue is declared. */
-export const queueFlags = {
-  queue: {
-    type: 'string',
-    default: 'perf_queue',
-    env: 'QUEUE',
-    description: 'the queue between producer and consumer',
-  },
-  queueType: {
-    type: 'string',
-    default: 'classic',
-    choices: ['classic', 'quorum'],
-    description: 'the queue type',
-  },
-  url: { type: 'string', description: 'the broker, amqp://user:pass@host:port (default AMQP_URL)' },
-} as const;
+import { brokerUrls } from '../shared/connection.ts';
+import { CourseError } from '../shared/errors.ts';
+import type { ProducerResult, ProducerWorkerOptions } from './producer-worker.ts';
+import { queueFlags } from './queue.ts';
+import { runWorkers } from './threads.ts';
 
 export const program = defineProgram({
   name: 'producer',
@@ -54,106 +38,43 @@ export const program = defineProgram({
     csv: { type: 'boolean', default: true, description: 'write the CSV (--no-csv measures without it)' },
   },
   examples: [
-    'npm run lesson:05 -- producer > results/producer.csv',
-    'npm run lesson:05 -- producer --workers 4 --size 100 --count 10000 > producer.csv',
+    'npm run --silent lesson:05 -- producer > results/producer.csv',
+    'npm run --silent lesson:05 -- producer --workers 4 --size 100 --count 10000 > producer.csv',
   ],
 });
 
 type Options = Values<typeof program.flags>;
-export interface WorkerOptions extends Options {
-  url: string;
-  runId: string;
-}
-export interface WorkerResult {
-  confirmed: number;
-  republished: number;
-  firstSent: number;
-  lastAcked: number;
-}
 
-export function queueArguments(queueType: string) {
-  return { durable: true, arguments: { 'x-queue-type': queueType } };
-}
-
-/** One worker: its own connection and confirm channel; every message confirmed before it returns. */
-export async function produceWorker(
-  options: WorkerOptions,
-  { index, emit, signal }: ThreadContext,
-): Promise<WorkerResult> {
-  const broker = await connect({ urls: [options.url], name: `lesson 05 producer ${index}` });
-  try {
-    const channel = await broker.confirmChannel();
-    await channel.assertQueue(options.queue, queueArguments(options.queueType));
-    const body = Buffer.alloc(options.size, 'x');
-    const prefix = `${options.runId}-${index}-`;
-    let inFlight = 0;
-    let confirmed = 0;
-    let republished = 0;
-    let failure: unknown;
-    let wake: (() => void) | undefined;
-    const firstSent = nowMs();
-    let lastAcked = firstSent;
-
-    const send = (id: string, sentAt: number): boolean => {
-      inFlight++;
-      return channel.sendToQueue(options.queue, body, { persistent: true, messageId: id }, (error) => {
-        inFlight--;
-        if (!error) {
-          confirmed++;
-          lastAcked = nowMs();
-          if (options.csv) emit(`${id},${sentAt.toFixed(3)},${lastAcked.toFixed(3)}\n`);
-        } else if (broker.isOpen(channel)) {
-          republished++; // nacked: the same id again, so the CSV still has it once
-          send(id, sentAt);
-        } else {
-          failure ??= broker.channelErrors.get(channel) ?? error;
-        }
-        const waiting = wake;
-        wake = undefined;
-        waiting?.();
-      });
-    };
-    const settle = (limit: number) =>
-      new Promise<void>((resolve) => {
-        if (inFlight <= limit || failure) return resolve();
-        wake = () => settle(limit).then(resolve);
-      });
-
-    for (let seq = 1; seq <= options.count && !signal.aborted && !failure; seq++) {
-      // Streaming keeps a window of unconfirmed messages; batching empties it every `batch`.
-      if (options.batch === 0 && inFlight >= options.maxInFlight) await settle(options.maxInFlight - 1);
-      const written = send(`${prefix}${seq}`, nowMs());
-      if (!written) await once(channel, 'drain'); // the client's buffer is full: wait, never resend
-      if (options.batch > 0 && seq % options.batch === 0) await settle(0);
-    }
-    await settle(0); // every message confirmed before we report
-    if (failure) throw failure;
-    return { confirmed, republished, firstSent, lastAcked };
-  } finally {
-    await broker.close();
-  }
-}
-
-serveThread('produce', produceWorker);
-
-export async function produce(options: Options, { log, signal }: RunContext): Promise<WorkerResult[]> {
-  const url = brokerUrl(options.url);
-  const runId = options.runId ?? `p${Math.random().toString(36).slice(2, 8)}`;
-  const results = await runThreads(
-    import.meta.url,
-    'produce',
-    options.workers,
-    () => ({ ...options, url, runId }),
-    produceWorker,
+export async function produce(options: Options, { log, signal }: RunContext): Promise<ProducerResult[]> {
+  const worker: ProducerWorkerOptions = {
+    ...options,
+    urls: brokerUrls(options.url),
+    runId: options.runId ?? `p${Math.random().toString(36).slice(2, 8)}`,
+  };
+  const results = await runWorkers<ProducerWorkerOptions, ProducerResult>({
+    module: new URL('./producer-worker.ts', import.meta.url),
+    count: options.workers,
+    options: () => worker,
     signal,
-  );
-  const confirmed = results.reduce((sum, r) => sum + r.confirmed, 0);
+    log,
+  });
+  const sum = (key: 'confirmed' | 'republished' | 'reconnects' | 'unconfirmed') =>
+    results.reduce((n, r) => n + r[key], 0);
+  const confirmed = sum('confirmed');
   const seconds =
     (Math.max(...results.map((r) => r.lastAcked)) - Math.min(...results.map((r) => r.firstSent))) / 1000;
-  const republished = results.reduce((sum, r) => sum + r.republished, 0);
+  const rate = seconds > 0 ? (confirmed / seconds).toFixed(1) : '–';
+  const reconnects = sum('reconnects');
+  const unconfirmed = sum('unconfirmed');
   log.success(
-    ` [✓] producer: ${confirmed} messages of ${options.size} B confirmed in ${seconds.toFixed(3)} s = ${(confirmed / seconds).toFixed(1)} msg/s (${options.workers} worker${options.workers > 1 ? 's' : ''}, ${options.batch ? `batches of ${options.batch}` : `streaming ${options.maxInFlight} in flight`}); ${republished} republished`,
+    ` [✓] producer: ${confirmed} messages of ${options.size} B confirmed in ${seconds > 0 ? seconds.toFixed(3) : '0'} s = ${rate} msg/s (${options.workers} worker${options.workers > 1 ? 's' : ''}, ${options.batch ? `batches of ${options.batch}` : `streaming ${options.maxInFlight} in flight`}); ${sum('republished')} republished${reconnects ? `, ${reconnects} reconnect${reconnects > 1 ? 's' : ''}` : ''}${unconfirmed ? `; ${unconfirmed} sent but unconfirmed when stopped (not in the CSV; in the queue or not)` : ''}`,
   );
+  const wanted = options.count * options.workers;
+  if (confirmed < wanted && !signal.aborted)
+    throw new CourseError(
+      `Only ${confirmed} of ${wanted} messages were confirmed: the CSV lists exactly those; run again for the rest.`,
+      { code: 'INCOMPLETE' },
+    );
   return results;
 }
 

@@ -1,5 +1,5 @@
 // report.html: counts, throughputs and three charts, drawn as inline SVG so the file works offline.
-import type { Results, Stats } from './process-results.ts';
+import type { Results, Stats } from './statistics.ts';
 
 interface Series {
   latencyMs: Float64Array;
@@ -13,21 +13,38 @@ const M = { left: 64, right: 16, top: 16, bottom: 36 };
 const esc = (text: string) => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 const fmt = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
 
-/** Axes with five ticks each; the x axis runs from xMin to xMax. */
+/** Round tick values (1, 2 or 5 × 10^k apart) inside [lo, hi], and the decimals that tell them apart. */
+export function niceTicks(lo: number, hi: number, about = 5): { values: number[]; digits: number } {
+  const span = hi - lo;
+  if (!(span > 0) || !Number.isFinite(span)) return { values: [lo], digits: 2 };
+  const power = 10 ** Math.floor(Math.log10(span / about));
+  const within = (step: number) => {
+    const values: number[] = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) values.push(v);
+    return values;
+  };
+  // The largest round step that still gives three ticks or more.
+  const step = [10, 5, 2, 1].map((m) => m * power).find((s) => within(s).length >= 3) ?? power;
+  const values = within(step);
+  return { values, digits: Math.max(0, -Math.floor(Math.log10(step))) };
+}
+
+/** Axes with round ticks; the x axis runs from xMin to xMax, the y axis from 0 to yMax. */
 function axes(xLabel: string, yLabel: string, xMax: number, yMax: number, xMin = 0): string {
-  const ticks = [0, 0.25, 0.5, 0.75, 1];
-  const x = (f: number) => M.left + f * (W - M.left - M.right);
-  const y = (f: number) => H - M.bottom - f * (H - M.top - M.bottom);
+  const x = (v: number) => M.left + ((v - xMin) / (xMax - xMin || 1)) * (W - M.left - M.right);
+  const y = (v: number) => H - M.bottom - (v / (yMax || 1)) * (H - M.top - M.bottom);
+  const xTicks = niceTicks(xMin, xMax);
+  const yTicks = niceTicks(0, yMax);
   return [
     `<line class="axis" x1="${M.left}" y1="${y(0)}" x2="${W - M.right}" y2="${y(0)}"/>`,
     `<line class="axis" x1="${M.left}" y1="${y(0)}" x2="${M.left}" y2="${M.top}"/>`,
-    ...ticks.map(
-      (f) =>
-        `<text class="tick" x="${x(f)}" y="${H - M.bottom + 14}" text-anchor="middle">${fmt(xMin + f * (xMax - xMin), xMax < 10 ? 2 : 0)}</text>`,
+    ...xTicks.values.map(
+      (v) =>
+        `<text class="tick" x="${x(v).toFixed(1)}" y="${H - M.bottom + 14}" text-anchor="middle">${v.toFixed(xTicks.digits)}</text>`,
     ),
-    ...ticks.map(
-      (f) =>
-        `<text class="tick" x="${M.left - 6}" y="${y(f) + 4}" text-anchor="end">${fmt(f * yMax, yMax < 10 ? 2 : 0)}</text>`,
+    ...yTicks.values.map(
+      (v) =>
+        `<text class="tick" x="${M.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${v.toFixed(yTicks.digits)}</text>`,
     ),
     `<text class="label" x="${(M.left + W - M.right) / 2}" y="${H - 4}" text-anchor="middle">${esc(xLabel)}</text>`,
     `<text class="label" x="12" y="${(M.top + H - M.bottom) / 2}" transform="rotate(-90 12 ${(M.top + H - M.bottom) / 2})" text-anchor="middle">${esc(yLabel)}</text>`,

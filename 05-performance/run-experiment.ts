@@ -7,14 +7,21 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { connect } from '../shared/connection.ts';
+import { brokerUrls, connect } from '../shared/connection.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
 import { repoRoot } from '../shared/logger.ts';
 import { processResults, type Results } from './process-results.ts';
 
 export interface Configuration {
   name: string;
+  /** What the configuration changes (no message count: the title adds the scaled one). */
   about: string;
+  /**
+   * The hook for configurations on another broker, such as a quorum queue on a three-node cluster
+   * (`() => process.env.CLUSTER_URL`, a node list): the broker this one runs on; when it returns
+   * undefined the configuration is skipped with a note. Default: --url, else AMQP_URL.
+   */
+  url?: () => string | undefined;
   producer: string[];
   consumer: string[];
   /** Messages per producer worker. */
@@ -22,11 +29,14 @@ export interface Configuration {
   workers: number;
 }
 
+/** The three nodes of lesson 07's cluster (npm run cluster -- up), in failover order. */
+const courseCluster = [5673, 5674, 5675].map((port) => `amqp://guest:guest@localhost:${port}`).join(',');
+
 /** The reference's first configuration, then one knob turned at a time. */
 export const configurations: Configuration[] = [
   {
     name: 'reference',
-    about: '1 producer – 1 consumer, 1000 messages of 1000 B, no batching',
+    about: '1 producer – 1 consumer, messages of 1000 B, no batching',
     producer: [],
     consumer: [],
     count: 1000,
@@ -80,6 +90,29 @@ export const configurations: Configuration[] = [
     count: 10000,
     workers: 1,
   },
+  // Replication's cost (lesson 07): the same quorum queue, one node vs three. Lesson 05's programs
+  // declare it with x-queue-type only, so on the cluster it gets a member on every node; a
+  // one-member quorum queue there would need x-quorum-initial-group-size, which lesson 05 does not
+  // teach. The one-node side is therefore the learner's own broker (AMQP_URL, or --url): the same
+  // RabbitMQ on the same machine, one node. Run the two together: run-experiment quorum-1-node quorum-3-nodes
+  {
+    name: 'quorum-1-node',
+    about: 'a quorum queue on one node (your broker)',
+    producer: ['--queue-type', 'quorum'],
+    consumer: ['--queue-type', 'quorum', '--batch', '100'],
+    count: 20000,
+    workers: 1,
+  },
+  {
+    name: 'quorum-3-nodes',
+    about: 'a quorum queue replicated on three nodes (npm run cluster -- up)',
+    // CLUSTER_URL, else the three nodes npm run cluster -- up starts; skipped when none answers.
+    url: () => process.env.CLUSTER_URL ?? courseCluster,
+    producer: ['--queue-type', 'quorum'],
+    consumer: ['--queue-type', 'quorum', '--batch', '100'],
+    count: 20000,
+    workers: 1,
+  },
   {
     name: 'confirm-each',
     about: 'publisher confirms: wait for each one',
@@ -119,7 +152,11 @@ export const program = defineProgram({
       description: 'multiply every configuration’s message count',
     },
     list: { type: 'boolean', default: false, description: 'list the configurations and exit' },
-    url: { type: 'string', description: 'the broker (default AMQP_URL)' },
+    url: {
+      type: 'string',
+      description:
+        'the broker, passed to the programs in AMQP_URL, never on their command line (default AMQP_URL)',
+    },
   },
   examples: [
     'npm run lesson:05 -- run-experiment',
@@ -128,14 +165,31 @@ export const program = defineProgram({
   ],
 });
 
-function start(program: string, args: string[], stdoutFile: string, onLine: () => void) {
+/**
+ * Starts a program in its own process group, so a Ctrl+C in the terminal reaches only this
+ * process, which then sends each child exactly one SIGINT (a second would make it skip its final
+ * acks, confirm waits and CSV flush). The broker URL goes in the environment: a password on a
+ * command line is visible to every user in `ps`.
+ */
+function start(
+  program: string,
+  args: string[],
+  url: string,
+  stdoutFile: string,
+  signal: AbortSignal,
+  onLine: () => void,
+) {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(repoRoot, '05-performance', `${program}.ts`), ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, AMQP_URL: url },
     },
   );
+  const stop = () => child.kill('SIGINT');
+  signal.addEventListener('abort', stop, { once: true });
   const file = createWriteStream(stdoutFile);
   const written = once(file, 'close'); // listened for now: it may close before the child's 'close'
   let stderr = '';
@@ -148,8 +202,9 @@ function start(program: string, args: string[], stdoutFile: string, onLine: () =
   });
   const done = (async () => {
     const [code] = (await once(child, 'close')) as [number | null];
+    signal.removeEventListener('abort', stop);
     await written.catch(() => {});
-    if (code !== 0) {
+    if (code !== 0 && !(code === 130 && signal.aborted)) {
       const sentence =
         stderr
           .trim()
@@ -177,7 +232,7 @@ export async function runExperiment(
   const chosen = options.positionals.length
     ? configurations.filter((c) => options.positionals.includes(c.name))
     : configurations;
-  const url = options.url ? ['--url', options.url] : [];
+  const defaultUrl = brokerUrls(options.url).join(',');
   const total = chosen.reduce(
     (sum, c) => sum + Math.max(1, Math.round(c.count * options.scale)) * c.workers,
     0,
@@ -196,6 +251,18 @@ export async function runExperiment(
   try {
     for (const c of chosen) {
       if (signal.aborted) break;
+      const url = c.url ? c.url() : defaultUrl;
+      if (!url) {
+        log.warn(`Skipping ${c.name}: its broker is not configured.`);
+        continue;
+      }
+      // A configuration on another broker (the cluster) is optional: skipped when it is not up.
+      if (c.url && !(await answers(url))) {
+        log.warn(
+          `Skipping ${c.name}: no node of its broker answers (for the cluster: npm run cluster -- up).`,
+        );
+        continue;
+      }
       const dir = join(options.out, c.name);
       await mkdir(dir, { recursive: true });
       const queue = `perf-${c.name}-${process.pid}`;
@@ -204,7 +271,6 @@ export async function runExperiment(
       const consumer = start(
         'consumer',
         [
-          ...url,
           '--queue',
           queue,
           '--workers',
@@ -213,13 +279,14 @@ export async function runExperiment(
           String(count * c.workers),
           ...c.consumer,
         ],
+        url,
         join(dir, 'consumer.csv'),
+        signal,
         () => bar.increment(),
       );
       const producer = start(
         'producer',
         [
-          ...url,
           '--queue',
           queue,
           '--workers',
@@ -230,26 +297,24 @@ export async function runExperiment(
           c.name,
           ...c.producer,
         ],
+        url,
         join(dir, 'producer.csv'),
+        signal,
         () => {},
       );
-      const stop = () => {
-        consumer.child.kill('SIGINT');
-        producer.child.kill('SIGINT');
-      };
-      signal.addEventListener('abort', stop, { once: true });
+      const title = `${c.name}: ${c.about} (${c.workers > 1 ? `${c.workers} × ` : ''}${count} messages)`;
       try {
         const [producerLog, consumerLog] = await Promise.all([producer.done, consumer.done]);
-        await writeFile(join(dir, 'run.log'), `${c.name}: ${c.about}\n${producerLog}${consumerLog}`);
+        await writeFile(join(dir, 'run.log'), `${title}\n${producerLog}${consumerLog}`);
       } finally {
-        signal.removeEventListener('abort', stop);
-        await deleteQueue(queue);
+        await deleteQueue(url, queue);
       }
+      if (signal.aborted) break;
       all[c.name] = await processResults({
         producer: [join(dir, 'producer.csv')],
         consumer: [join(dir, 'consumer.csv')],
         out: dir,
-        title: `${c.name}: ${c.about}`,
+        title,
       });
     }
   } finally {
@@ -259,6 +324,7 @@ export async function runExperiment(
     chosen.filter((c) => all[c.name]),
     all,
   );
+  await mkdir(options.out, { recursive: true }); // every configuration may have been skipped
   await writeFile(join(options.out, 'summary.md'), `${table}\n`);
   log.info(`\n${table}\n`);
   log.success(
@@ -267,8 +333,19 @@ export async function runExperiment(
   return all;
 }
 
-async function deleteQueue(queue: string) {
-  const broker = await connect();
+/** True when some node of `url` accepts a connection. */
+async function answers(url: string): Promise<boolean> {
+  try {
+    await (await connect({ urls: brokerUrls(url), timeoutSeconds: 5 })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Deletes the run's queue on the broker the run used (not necessarily AMQP_URL's). */
+async function deleteQueue(url: string, queue: string) {
+  const broker = await connect({ urls: brokerUrls(url) });
   try {
     const channel = await broker.channel();
     await channel.deleteQueue(queue);

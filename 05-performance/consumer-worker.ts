@@ -1,0 +1,165 @@
+// One consumer worker: its own connection, a prefetch window, manual acks (each, or `multiple`
+// every N), and a CSV row for each message it acked, written out before the ack is sent, so even a
+// killed consumer's CSV lists everything the broker forgot.
+
+import { maskUrl } from '../shared/config.ts';
+import type { Broker, Channel, ConsumeMessage } from '../shared/connection.ts';
+import { connect } from '../shared/connection.ts';
+import { explain } from '../shared/errors.ts';
+import { nowMs } from '../shared/pacer.ts';
+import { reconnect } from '../shared/reconnect.ts';
+import { queueArguments } from './queue.ts';
+import type { WorkerContext } from './threads.ts';
+
+export interface ConsumerWorkerOptions {
+  urls: string[];
+  queue: string;
+  queueType: string;
+  prefetch: number;
+  /** Ack with `multiple` every N; 0 acks each. */
+  batch: number;
+  /** Messages to handle across all workers; undefined runs until stopped. */
+  count?: number;
+  csv: boolean;
+  /** One Int32: messages taken by all workers together, so --count is a total. */
+  counter: SharedArrayBuffer;
+}
+
+export interface ConsumerResult {
+  consumed: number;
+  /** Delivered again by the broker (it had not seen our ack when a connection or consumer died). */
+  redelivered: number;
+  reconnects: number;
+  /** The broker cancelled the consumer (the queue was deleted). */
+  cancelled: boolean;
+  firstReceived: number;
+  lastAcked: number;
+}
+
+type Ending = 'stopped' | 'cancelled' | 'lost';
+
+export default async function consumeWorker(
+  options: ConsumerWorkerOptions,
+  { index, output, signal, finishedAll, warn }: WorkerContext,
+): Promise<ConsumerResult> {
+  const name = `lesson 05 consumer ${index}`;
+  const taken = new Int32Array(options.counter);
+  const total = options.count ?? Number.POSITIVE_INFINITY;
+  const result: ConsumerResult = {
+    consumed: 0,
+    redelivered: 0,
+    reconnects: 0,
+    cancelled: false,
+    firstReceived: 0,
+    lastAcked: 0,
+  };
+
+  /** Consumes on one channel until stopped, cancelled, or the channel closes under us. */
+  function consumeOn(channel: Channel): Promise<Ending> {
+    let pending: ConsumeMessage[] = []; // received, not acked yet
+    let rows: string[] = []; // their id,received_at
+    let overTotal = false; // some message was left unacked: `multiple` would ack it too
+    let waitingForStdout = false;
+    let ended = false;
+
+    const ack = () => {
+      if (pending.length === 0 || ended) return;
+      const ackedAt = nowMs();
+      if (options.csv) {
+        output.write(rows.map((row) => `${row},${ackedAt.toFixed(3)}\n`).join(''));
+        output.flush(); // out before the ack: what the broker forgets is on record
+      }
+      if (overTotal) for (const message of pending) channel.ack(message);
+      else channel.ack(pending[pending.length - 1]!, pending.length > 1); // multiple: all up to this tag
+      result.consumed += pending.length;
+      result.lastAcked = ackedAt;
+      pending = [];
+      rows = [];
+    };
+    const ackWhenStdoutTakesMore = () => {
+      // A full pipe holds the acks back, so the prefetch window fills and the broker stops sending.
+      if (!output.full) return ack();
+      if (waitingForStdout) return;
+      waitingForStdout = true;
+      void output.ready().then(() => {
+        waitingForStdout = false;
+        ack();
+      });
+    };
+
+    return new Promise<Ending>((resolve) => {
+      const end = (ending: Ending) => {
+        if (ended) return;
+        if (ending === 'lost') {
+          // Unacked deliveries died with the channel: the broker gives them out again.
+          Atomics.sub(taken, 0, pending.length);
+          pending = [];
+        } else ack(); // the tail of a batch
+        ended = true;
+        signal.removeEventListener('abort', onStop);
+        resolve(ending);
+      };
+      const onStop = () => end('stopped');
+      signal.addEventListener('abort', onStop, { once: true });
+      channel.once('close', () => end('lost'));
+      channel
+        .consume(options.queue, (message) => {
+          if (!message) return end('cancelled'); // the queue was deleted
+          if (ended) return;
+          if (Atomics.add(taken, 0, 1) >= total) {
+            // Past the total: leave it unacked; closing the channel gives it back to the queue.
+            Atomics.sub(taken, 0, 1);
+            overTotal = true;
+            return;
+          }
+          const receivedAt = nowMs();
+          result.firstReceived ||= receivedAt;
+          if (message.fields.redelivered) result.redelivered++;
+          pending.push(message);
+          rows.push(`${message.properties.messageId},${receivedAt.toFixed(3)}`);
+          const last = Atomics.load(taken, 0) >= total;
+          if (last) ack();
+          else if (options.batch === 0 || pending.length >= options.batch) ackWhenStdoutTakesMore();
+          if (last) finishedAll();
+        })
+        .catch(() => end('lost'));
+      if (signal.aborted) end('stopped');
+    });
+  }
+
+  let broker: Broker = await connect({ urls: options.urls, name });
+  try {
+    for (;;) {
+      let channel: Channel | undefined;
+      let lost = false;
+      broker.once('close', () => {
+        lost = true;
+      });
+      let ending: Ending = 'lost';
+      try {
+        channel = await broker.channel();
+        await channel.assertQueue(options.queue, queueArguments(options.queueType));
+        await channel.prefetch(Math.max(options.prefetch, options.batch));
+        ending = await consumeOn(channel);
+      } catch (error) {
+        const refused = channel && broker.channelErrors.get(channel);
+        if (refused || !lost) throw explain(refused ?? error);
+      }
+      if (channel && broker.channelErrors.has(channel)) throw explain(broker.channelErrors.get(channel));
+      if (ending === 'cancelled') result.cancelled = true;
+      if (ending !== 'lost' || signal.aborted) break;
+      warn(`${name}: lost the connection after ${result.consumed} messages; reconnecting…`);
+      await broker.close();
+      // A broker restart takes seconds; a minute without any node answering ends the run.
+      const next = await reconnect({ urls: options.urls, name, signal, giveUpSeconds: 60 });
+      if (!next) break; // Ctrl+C while reconnecting
+      broker = next;
+      result.reconnects++;
+      warn(`${name}: reconnected to ${maskUrl(broker.url)}; consuming again.`);
+    }
+  } finally {
+    await broker.close();
+  }
+  output.flush();
+  return result;
+}
