@@ -1,0 +1,39 @@
+// What lesson 07's cluster tests share: the cluster up before them (npm run cluster -- up), every
+// node running again after each test (a failed test may leave one killed), the queues they made
+// deleted at the end, and a URL per node.
+import { afterAll, afterEach, beforeAll } from '@jest/globals';
+import amqp from 'amqplib';
+import { clusterNode, nodeNumbers, startNode, up } from '../scripts/cluster.ts';
+import { uniqueName } from '../test/testing.ts';
+
+/** Node n's AMQP URL (course1 is on 5673, course2 on 5674, course3 on 5675). */
+export const amqpUrl = (n: number) => clusterNode(n).amqpUrl;
+
+/** A node that runs now (the first of the list that does). */
+export const runningNode = () => nodeNumbers.find((n) => clusterNode(n).pid() !== undefined) ?? 1;
+
+/**
+ * Registers the hooks; `afterEachTest` runs first after each test (stop what the test started).
+ * Returns `ownQueue`, which names a queue that is deleted after the file's tests.
+ */
+export function useCluster(afterEachTest: () => Promise<void> = async () => {}) {
+  const queues: string[] = [];
+  beforeAll(() => up(), 300_000);
+  afterEach(async () => {
+    await afterEachTest();
+    for (const n of nodeNumbers) if (clusterNode(n).pid() === undefined) await startNode(n);
+  }, 300_000);
+  afterAll(async () => {
+    const connection = await amqp.connect(amqpUrl(runningNode()));
+    const channel = await connection.createChannel();
+    for (const queue of queues) await channel.deleteQueue(queue).catch(() => {});
+    await connection.close();
+  }, 300_000);
+  return {
+    ownQueue(prefix: string): string {
+      const queue = uniqueName(prefix);
+      queues.push(queue);
+      return queue;
+    },
+  };
+}

@@ -1,0 +1,342 @@
+// npm run cluster -- up|down|status|stop N|kill N|start N: a three-node cluster of the installed
+// RabbitMQ beside the learner's broker, for lesson 07. Nodes course1@localhost..course3@localhost
+// on AMQP 5673-5675, management 15673-15675, Prometheus 15683-15685, distribution 25673-25675,
+// one epmd of their own on port 4371 and one Erlang cookie of their own. The main broker (5672,
+// its epmd on 4369, its cookie) is never touched.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isEntryPoint } from '../shared/cli.ts';
+import { CourseError, UsageError } from '../shared/errors.ts';
+import { RabbitNode, rabbitmqSbin, stopEpmd } from './rabbit-node.ts';
+
+export const epmdPort = 4371;
+export const clusterDir = process.env.COURSE_CLUSTER_DIR ?? join(tmpdir(), 'rabbitmq-course-cluster');
+export const nodeNumbers = [1, 2, 3] as const;
+
+/** One cookie for the three nodes (they refuse each other otherwise), made once and kept. */
+function cookie(): string {
+  const file = join(clusterDir, 'cookie');
+  if (!existsSync(file)) {
+    mkdirSync(clusterDir, { recursive: true });
+    writeFileSync(file, randomBytes(16).toString('hex').toUpperCase(), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+export function clusterNode(n: number): RabbitNode {
+  return new RabbitNode({
+    name: `course${n}`,
+    amqpPort: 5672 + n,
+    managementPort: 15672 + n,
+    prometheusPort: 15682 + n,
+    distPort: 25672 + n,
+    epmdPort,
+    dir: join(clusterDir, `course${n}`),
+    cookie: cookie(),
+  });
+}
+
+export const clusterNodes = (): RabbitNode[] => nodeNumbers.map(clusterNode);
+
+/** AMQP_URL for a program that should fail over across the three nodes. */
+export const clusterUrl = (first = 1): string =>
+  [first, ...nodeNumbers.filter((n) => n !== first)].map((n) => clusterNode(n).amqpUrl).join(',');
+
+const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+
+function requireRabbitMQ(): void {
+  if (!rabbitmqSbin())
+    throw new CourseError(
+      'RabbitMQ is not installed on this machine: run npm run broker (it installs it), then npm run cluster -- up again.',
+      { code: 'NO_RABBITMQ' },
+    );
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A node that is not running needs its four ports; say which one another program holds. */
+async function checkPorts(node: RabbitNode): Promise<void> {
+  const { amqpPort, managementPort, prometheusPort } = node.options;
+  const ports: [number, string][] = [
+    [amqpPort, 'AMQP'],
+    [managementPort, 'management'],
+    [prometheusPort, 'Prometheus'],
+    [node.distPort, 'distribution'],
+  ];
+  for (const [port, what] of ports) {
+    if (!(await portFree(port)))
+      throw new CourseError(
+        `Port ${port} (${node.nodeName}'s ${what} port) is taken by another program: find it with ss -ltnp 'sport = :${port}' and stop it, then run npm run cluster -- up again.`,
+        { code: 'PORT_TAKEN' },
+      );
+  }
+}
+
+interface ClusterStatus {
+  disk_nodes?: string[];
+  running_nodes?: string[];
+}
+
+async function clusterStatus(node: RabbitNode): Promise<ClusterStatus> {
+  return JSON.parse(await node.ctl(['cluster_status', '--formatter', 'json'])) as ClusterStatus;
+}
+
+/** Joins a node to course1's cluster unless it is a member already. Returns true if it joined. */
+async function join1(node: RabbitNode, first: RabbitNode): Promise<boolean> {
+  if (node === first || (await clusterStatus(node)).disk_nodes?.includes(first.nodeName)) return false;
+  // On 3.10 a node joins with its app stopped; its (empty) data is replaced by the cluster's.
+  await node.ctl(['stop_app']);
+  await node.ctl(['join_cluster', first.nodeName]);
+  await node.ctl(['start_app']);
+  return true;
+}
+
+/** Starts the nodes that are not running (side by side), joins them, returns when all three are clustered. */
+export async function up(say: (line: string) => void = () => {}): Promise<void> {
+  requireRabbitMQ();
+  const nodes = clusterNodes();
+  const [first] = nodes as [RabbitNode];
+  const stopped = nodes.filter((node) => node.pid() === undefined);
+  for (const node of stopped) await checkPorts(node);
+  if (stopped.length) {
+    // Side by side: a node that was not the last to stop waits for its peers before it boots.
+    const started = performance.now();
+    await Promise.all(
+      stopped.map(async (node) => {
+        await node.start();
+        say(`${node.nodeName} runs (AMQP ${node.options.amqpPort}) after ${seconds(started)}`);
+      }),
+    );
+  } else {
+    // Running, but maybe still booting: wait for the app.
+    await Promise.all(nodes.map((node) => node.start()));
+  }
+  for (const node of nodes) {
+    const started = performance.now();
+    if (await join1(node, first)) say(`${node.nodeName} joined ${first.nodeName} in ${seconds(started)}`);
+  }
+  const running = (await clusterStatus(first)).running_nodes ?? [];
+  const missing = nodes.filter((node) => !running.includes(node.nodeName));
+  if (missing.length)
+    throw new CourseError(
+      `${missing.map((node) => node.nodeName).join(', ')} did not join the cluster: see its log in ${missing[0]!.dir}/log, then run npm run cluster -- down and up again.`,
+      { code: 'NOT_CLUSTERED' },
+    );
+}
+
+/** Stops the three nodes cleanly (side by side) and their epmd. Data stays for the next `up`. */
+export async function down(say: (line: string) => void = () => {}): Promise<void> {
+  const nodes = clusterNodes();
+  await Promise.all(
+    nodes.map(async (node) => {
+      if (node.pid() === undefined) return;
+      await node.stop().catch(() => node.kill());
+      say(`${node.nodeName} stopped`);
+    }),
+  );
+  await stopEpmd(epmdPort);
+}
+
+/** Starts one node; it rejoins the cluster it was a member of (or joins course1's, if new). */
+export async function startNode(n: number): Promise<void> {
+  requireRabbitMQ();
+  const node = clusterNode(n);
+  if (node.pid() === undefined) await checkPorts(node);
+  await node.start();
+  await join1(node, clusterNode(1));
+}
+
+interface ApiNode {
+  name: string;
+  running: boolean;
+  mem_used?: number;
+}
+export interface ApiQueue {
+  name: string;
+  vhost: string;
+  type?: string;
+  node?: string;
+  leader?: string;
+  members?: string[];
+  online?: string[];
+}
+
+async function api<T>(node: RabbitNode, path: string): Promise<T> {
+  const response = await fetch(`${node.managementUrl}/api/${path}`, {
+    headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return (await response.json()) as T;
+}
+
+/** A queue as the management API of the first running node sees it (leader, members, online). */
+export async function queueDetails(queue: string, vhost = '/'): Promise<ApiQueue & { messages?: number }> {
+  let lastError: unknown;
+  for (const node of clusterNodes()) {
+    if (node.pid() === undefined) continue;
+    try {
+      return await api(node, `queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`);
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError ?? new Error('no node of the cluster is running');
+}
+
+/** The number (1, 2 or 3) of the node that leads a quorum queue (or holds a classic one). */
+export async function queueLeader(queue: string): Promise<number> {
+  const details = await queueDetails(queue);
+  const name = details.leader ?? details.node ?? '';
+  const n = Number(/^course(\d)@/.exec(name)?.[1]);
+  if (!n) throw new Error(`queue ${queue} has no leader the cluster knows (${name || 'none'})`);
+  return n;
+}
+
+/** Resident memory of a node's Erlang VM, from /proc (Linux). */
+export function rssMegabytes(pid: number): number | undefined {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface NodeStatus {
+  node: string;
+  state: 'running' | 'stopped' | 'not clustered';
+  pid?: number;
+  rssMb?: number;
+  leads: string[];
+}
+
+/** Each node's state and the queues it leads (a quorum queue's leader, a classic queue's home). */
+export async function status(): Promise<NodeStatus[]> {
+  const nodes = clusterNodes();
+  let apiNodes: ApiNode[] = [];
+  let queues: ApiQueue[] = [];
+  for (const node of nodes) {
+    if (node.pid() === undefined) continue;
+    try {
+      apiNodes = await api<ApiNode[]>(node, 'nodes?columns=name,running,mem_used');
+      queues = await api<ApiQueue[]>(node, 'queues?columns=name,vhost,type,node,leader,members,online');
+      break;
+    } catch {
+      // Still booting, or its management plugin not up yet: ask the next one.
+    }
+  }
+  return nodes.map((node) => {
+    const pid = node.pid();
+    const known = apiNodes.find((entry) => entry.name === node.nodeName);
+    const state =
+      pid === undefined ? 'stopped' : !apiNodes.length || known?.running ? 'running' : 'not clustered';
+    const leads = queues
+      .filter((queue) => (queue.leader ?? queue.node) === node.nodeName)
+      .map((queue) => {
+        const vhost = queue.vhost === '/' ? '' : `${queue.vhost}/`;
+        const members = queue.members
+          ? `, ${queue.online?.length ?? '?'}/${queue.members.length} members online`
+          : '';
+        return `${vhost}${queue.name} (${queue.type ?? 'classic'}${members})`;
+      });
+    return { node: node.nodeName, state, pid, rssMb: pid ? rssMegabytes(pid) : undefined, leads };
+  });
+}
+
+function nodeNumber(text: string | undefined): number {
+  const n = Number(text);
+  if (!nodeNumbers.includes(n as 1 | 2 | 3))
+    throw new UsageError(`Name a node 1, 2 or 3 (got '${text ?? ''}'): e.g. npm run cluster -- kill 2.`);
+  return n;
+}
+
+const usage = `npm run cluster -- <command>
+  up        start course1..course3@localhost (AMQP 5673-5675, management 15673-15675) and cluster them
+  down      stop the three nodes and their epmd (their data stays for the next up)
+  status    each node's state, memory and the queues it leads
+  stop N    a clean stop of node N (1, 2 or 3)
+  kill N    a crash of node N: SIGKILL of its Erlang VM
+  start N   bring node N back; it rejoins the cluster
+AMQP_URL for programs that fail over: ${clusterUrl()}`;
+
+async function main(args: string[]): Promise<void> {
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const [command, arg] = args;
+  const started = performance.now();
+  switch (command) {
+    case 'up':
+      await up(say);
+      say(`The cluster runs: course1..3@localhost, clustered (${seconds(started)}).`);
+      say(`AMQP_URL=${clusterUrl()}`);
+      say('Management UI: http://localhost:15673 (guest/guest)');
+      break;
+    case 'down':
+      await down(say);
+      say('The cluster is down.');
+      break;
+    case 'status': {
+      const rows = await status();
+      for (const row of rows) {
+        const n = Number(row.node.slice(6, 7));
+        const memory = row.rssMb ? `, ${row.rssMb} MB` : '';
+        const pid = row.pid ? `, pid ${row.pid}` : '';
+        say(
+          `${row.node}  ${row.state}  AMQP ${5672 + n}, management http://localhost:${15672 + n}${pid}${memory}`,
+        );
+        say(`  leads: ${row.leads.length ? row.leads.join('; ') : 'no queue'}`);
+      }
+      if (rows.every((row) => row.state === 'stopped'))
+        say('The cluster is down: npm run cluster -- up starts it.');
+      break;
+    }
+    case 'stop': {
+      const node = clusterNode(nodeNumber(arg));
+      await node.stop();
+      say(`${node.nodeName} stopped cleanly (${seconds(started)}).`);
+      break;
+    }
+    case 'kill': {
+      const node = clusterNode(nodeNumber(arg));
+      const pid = node.pid();
+      await node.kill();
+      say(pid ? `${node.nodeName} killed (SIGKILL of pid ${pid}).` : `${node.nodeName} was not running.`);
+      break;
+    }
+    case 'start': {
+      const n = nodeNumber(arg);
+      await startNode(n);
+      say(`course${n}@localhost runs and is in the cluster (${seconds(started)}).`);
+      break;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(`${usage}\n`);
+      if (command === undefined) process.exitCode = 2;
+      break;
+    default:
+      throw new UsageError(`Unknown command '${command}': use up, down, status, stop N, kill N or start N.`);
+  }
+}
+
+if (isEntryPoint(import.meta)) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    const known = error instanceof CourseError;
+    const message = known
+      ? error.message
+      : `The cluster command failed: ${(error as Error).message.split('\n')[0]} (logs are in ${clusterDir}).`;
+    process.stderr.write(`${message}\n`);
+    if (process.argv.includes('--debug')) process.stderr.write(`${(error as Error).stack}\n`);
+    process.exitCode = known ? error.exitCode : 1;
+  });
+}
