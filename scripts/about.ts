@@ -5,8 +5,10 @@ import os from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { isEntryPoint } from '../shared/cli.ts';
-import { managementAuth, maskUrl, settings } from '../shared/config.ts';
+import { maskSecrets, maskUrl, settings } from '../shared/config.ts';
+import { explain, type Service } from '../shared/errors.ts';
 import { repoRoot } from '../shared/logger.ts';
+import { ManagementClient } from '../shared/management.ts';
 import { connectDatabase } from '../shared/postgres.ts';
 
 export interface About {
@@ -21,12 +23,22 @@ export interface About {
   rabbitmq?: { version: string; erlang: string; url: string };
   postgresql?: { version: string; url: string };
   mosquitto?: { version: string; url: string };
+  /** Why a service is missing above: one sentence each, masked. */
+  unreachable: { rabbitmq?: string; postgresql?: string; mosquitto?: string };
 }
 
-const attempt = async <T>(work: () => Promise<T>): Promise<T | undefined> => work().catch(() => undefined);
-
 export async function about(): Promise<About> {
-  const { amqpUrls, databaseUrl, mqttUrl } = settings();
+  const unreachable: About['unreachable'] = {};
+  const attempt = async <T>(
+    name: keyof About['unreachable'],
+    service: Service,
+    work: () => Promise<T>,
+  ): Promise<T | undefined> =>
+    work().catch((error) => {
+      unreachable[name] = explain(error, { service }).message;
+      return undefined;
+    });
+
   const osRelease = (() => {
     try {
       return /^PRETTY_NAME="?([^"\n]+)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1];
@@ -44,20 +56,20 @@ export async function about(): Promise<About> {
       return 'unknown';
     }
   })();
-  const rabbitmq = await attempt(async () => {
-    const { base, authorization } = managementAuth();
-    const response = await fetch(`${base}/api/overview`, {
-      headers: { authorization },
-      signal: AbortSignal.timeout(3000),
-    });
-    const overview = (await response.json()) as { rabbitmq_version: string; erlang_version: string };
+  const rabbitmq = await attempt('rabbitmq', 'the RabbitMQ management API', async () => {
+    const amqpUrls = settings().amqpUrls;
+    const overview = (await new ManagementClient({ timeoutMs: 3000 }).request('/overview')) as {
+      rabbitmq_version: string;
+      erlang_version: string;
+    };
     return {
       version: overview.rabbitmq_version,
       erlang: overview.erlang_version,
       url: maskUrl(amqpUrls[0] ?? ''),
     };
   });
-  const postgresql = await attempt(async () => {
+  const postgresql = await attempt('postgresql', 'PostgreSQL', async () => {
+    const databaseUrl = settings().databaseUrl;
     const client = await connectDatabase();
     try {
       const { rows } = await client.query('SHOW server_version');
@@ -67,13 +79,16 @@ export async function about(): Promise<About> {
     }
   });
   const mosquitto = await attempt(
+    'mosquitto',
+    'the MQTT broker',
     () =>
       new Promise<{ version: string; url: string }>((resolve, reject) => {
+        const mqttUrl = settings().mqttUrl;
         // Mosquitto publishes its version, retained, on a $SYS topic.
         const client = mqtt.connect(mqttUrl, { reconnectPeriod: 0, connectTimeout: 3000 });
         const timer = setTimeout(() => {
           client.end(true);
-          reject(new Error('no answer'));
+          reject(new Error('no answer within 3 s'));
         }, 3000);
         client.on('error', reject);
         client.on('connect', () => client.subscribe('$SYS/broker/version'));
@@ -101,6 +116,7 @@ export async function about(): Promise<About> {
     ...(rabbitmq ? { rabbitmq } : {}),
     ...(postgresql ? { postgresql } : {}),
     ...(mosquitto ? { mosquitto } : {}),
+    unreachable,
   };
 }
 
@@ -112,15 +128,22 @@ export function aboutText(a: About): string {
     `Memory       ${a.memoryGiB} GiB`,
     `Node / npm   ${a.node} / ${a.npm}`,
     `amqplib      ${a.amqplib}`,
-    `RabbitMQ     ${a.rabbitmq ? `${a.rabbitmq.version} (Erlang ${a.rabbitmq.erlang}) at ${a.rabbitmq.url}` : 'not reachable'}`,
-    `PostgreSQL   ${a.postgresql ? `${a.postgresql.version} at ${a.postgresql.url}` : 'not reachable'}`,
-    `Mosquitto    ${a.mosquitto ? `${a.mosquitto.version} at ${a.mosquitto.url}` : 'not reachable'}`,
+    `RabbitMQ     ${a.rabbitmq ? `${a.rabbitmq.version} (Erlang ${a.rabbitmq.erlang}) at ${a.rabbitmq.url}` : notReachable(a.unreachable?.rabbitmq)}`,
+    `PostgreSQL   ${a.postgresql ? `${a.postgresql.version} at ${a.postgresql.url}` : notReachable(a.unreachable?.postgresql)}`,
+    `Mosquitto    ${a.mosquitto ? `${a.mosquitto.version} at ${a.mosquitto.url}` : notReachable(a.unreachable?.mosquitto)}`,
   ].join('\n');
+}
+
+function notReachable(why?: string): string {
+  return why ? `not reachable: ${why}` : 'not reachable';
 }
 
 if (isEntryPoint(import.meta)) {
   const record = await about();
+  // Every URL in the record is masked already; masking the whole text again costs nothing.
   process.stdout.write(
-    process.argv.includes('--json') ? `${JSON.stringify(record, null, 2)}\n` : `${aboutText(record)}\n`,
+    maskSecrets(
+      process.argv.includes('--json') ? `${JSON.stringify(record, null, 2)}\n` : `${aboutText(record)}\n`,
+    ),
   );
 }

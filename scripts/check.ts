@@ -2,19 +2,18 @@
 // lesson's own tests (not a second copy of them) plus a look at what the learner's programs will
 // meet (their default queues, the services). Prints ✓/✗ with a hint for each ✗; records progress.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Options } from 'amqplib';
 import { chalkStderr as chalk } from 'chalk';
 import { isEntryPoint } from '../shared/cli.ts';
 import { connect } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
-import { lesson as findLesson, type Lesson, lessons } from '../shared/lessons.ts';
 import { repoRoot } from '../shared/logger.ts';
 import { connectMqtt } from '../shared/mqtt.ts';
 import { connectDatabase } from '../shared/postgres.ts';
-import { type LessonCheck, recordProgress } from '../shared/progress.ts';
+import { lesson as findLesson, type Lesson, lessons } from './lessons.ts';
+import { type LessonCheck, recordProgress } from './progress.ts';
 
 interface Result {
   name: string;
@@ -24,9 +23,21 @@ interface Result {
 
 /** The queues each lesson's programs declare by default (QUEUE overrides, as in the programs). */
 const defaultQueues: Record<string, { queue: string; options: Options.AssertQueue; flag: string }[]> = {
-  '01': [{ queue: 'hello', options: { durable: false }, flag: '--queue' }],
-  '02': [{ queue: 'task_queue', options: { durable: true }, flag: '--queue' }],
-  '03': [{ queue: 'task_queue3', options: { durable: true }, flag: '--queue' }],
+  '01': [{ queue: 'hello', options: { durable: true }, flag: '--queue' }],
+  '02': [
+    {
+      queue: 'task_queue',
+      options: { durable: true, arguments: { 'x-queue-type': 'quorum' } },
+      flag: '--queue',
+    },
+  ],
+  '03': [
+    {
+      queue: 'task_queue3',
+      options: { durable: true, arguments: { 'x-queue-type': 'quorum' } },
+      flag: '--queue',
+    },
+  ],
   '05': [
     {
       queue: 'perf_queue',
@@ -67,8 +78,14 @@ async function preflight(lesson: Lesson): Promise<Result[]> {
     try {
       const broker = await connect();
       try {
-        const channel = await broker.channel();
-        await channel.assertQueue(queue, options);
+        // A queue that is not there cannot be in the way; declaring it here would leave one behind
+        // (with settings a later lesson version may not share). One that is there must match.
+        const probe = await broker.channel();
+        const exists = await probe.checkQueue(queue).then(
+          () => true,
+          () => false, // 404: the broker closed the probe's channel
+        );
+        if (exists) await (await broker.channel()).assertQueue(queue, options);
         results.push({ name, ok: true });
       } finally {
         await broker.close();
@@ -102,11 +119,16 @@ interface JestJson {
 
 /** Runs the lesson's own tests (not the broker-restart ones) and returns one result per test. */
 function lessonTests(lesson: Lesson): Result[] {
-  const output = join(tmpdir(), `course-check-${lesson.number}-${process.pid}.json`);
+  // Jest's report goes into the repo's git-ignored .course/ folder, never outside the course.
+  const folder = join(repoRoot, '.course', 'jest');
+  mkdirSync(folder, { recursive: true });
+  const output = join(folder, `check-${lesson.number}-${process.pid}.json`);
   const jest = join(repoRoot, 'node_modules/jest/bin/jest.js');
+  // Lesson 07's tests start their own three-node cluster and kill its nodes: they are a project of their own.
+  const project = lesson.number === '07' ? 'cluster' : 'lessons';
   spawnSync(
     process.execPath,
-    [jest, '--selectProjects', 'lessons', '--json', '--outputFile', output, '--silent', lesson.folder],
+    [jest, '--selectProjects', project, '--json', '--outputFile', output, '--silent', lesson.folder],
     {
       cwd: repoRoot,
       env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
@@ -152,7 +174,7 @@ export async function check(
   const all: Record<string, LessonCheck> = {};
   for (const lesson of chosen) {
     if (typeof lesson === 'string')
-      throw new CourseError(`There is no lesson ${lesson}: choose from 01 to 06.`, {
+      throw new CourseError(`There is no lesson ${lesson}: choose from 01 to 07.`, {
         code: 'USAGE',
         exitCode: 2,
       });

@@ -1,10 +1,12 @@
 // The course around the lessons: the menu, the checks and their hints, the hand-in, the screenshots.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { runProgram, testBroker, uniqueName } from '../shared/testing.ts';
+import { withTimeout } from '../shared/errors.ts';
+import { repoRoot } from '../shared/logger.ts';
+import { Running, runProgram, testBroker, uniqueName } from '../test/testing.ts';
 import { cell, paneSize, pngSize, renderPanes } from './terminal-render.ts';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'course-'));
@@ -15,15 +17,19 @@ beforeAll(async () => {
 afterAll(() => broker.close());
 
 describe('the course menu', () => {
-  test('without a terminal it lists the six lessons with progress and exits 0; a check’s result shows in it', async () => {
+  test('without a terminal it lists the seven lessons with progress and exits 0; a check’s result shows in it', async () => {
     const progress = join(scratch(), 'progress.json');
     const before = await runProgram('scripts/course', [], { COURSE_PROGRESS_FILE: progress });
     expect(before.code).toBe(0);
     const lines = before.stdout.split('\n').filter((line) => /^\S \d\d /.test(line));
-    expect(lines).toHaveLength(6);
+    expect(lines).toHaveLength(7);
     expect(lines.every((line) => line.startsWith('•'))).toBe(true);
 
-    const checked = await runProgram('scripts/check', ['01'], { COURSE_PROGRESS_FILE: progress });
+    // Its own name for lesson 01's queue: the preflight then judges no queue a learner left behind.
+    const checked = await runProgram('scripts/check', ['01'], {
+      QUEUE: uniqueName('course-hello'),
+      COURSE_PROGRESS_FILE: progress,
+    });
     expect(checked.code).toBe(0);
     const after = await runProgram('scripts/course', [], { COURSE_PROGRESS_FILE: progress });
     expect(after.stdout).toMatch(
@@ -34,8 +40,39 @@ describe('the course menu', () => {
 });
 
 describe('npm run check', () => {
+  test('on a terminal with no desktop, "Open the README" says where to read it instead of failing silently', async () => {
+    // A real terminal (a pty from `script`): Enter picks lesson 01, two downs reach "Open the README".
+    const child = spawn(
+      'script',
+      ['-qfec', `${process.execPath} --import tsx scripts/course.ts`, '/dev/null'],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, NODE_OPTIONS: '', FORCE_COLOR: '0', DISPLAY: '', WAYLAND_DISPLAY: '' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    const menu = new Running(child);
+    try {
+      await menu.waitFor(/Which lesson\?/);
+      child.stdin?.write('\r');
+      await menu.waitFor(/Open the README/);
+      child.stdin?.write('\x1b[B\x1b[B\r');
+      await withTimeout(
+        menu.waitFor(/No desktop viewer here|Opened/),
+        30_000,
+        'an answer to Open the README',
+      );
+      child.stdin?.write('\x03');
+      await menu.exited;
+    } finally {
+      menu.kill('SIGKILL');
+    }
+    expect(menu.stdout).toContain('No desktop viewer here: read 01-hello-world/README.md in your editor');
+  });
+
   test('a lesson whose behaviour holds passes, ✓ for each promise', async () => {
     const exit = await runProgram('scripts/check', ['01'], {
+      QUEUE: uniqueName('course-hello'),
       COURSE_PROGRESS_FILE: join(scratch(), 'p.json'),
     });
     expect(exit.code).toBe(0);
@@ -79,6 +116,7 @@ describe('npm run submit', () => {
       ['--name', 'Ada Lovelace', '--lessons', '01', '--from', from, '--out', out, '--max-file-mb', '1'],
       {
         DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:5432/postgres',
+        QUEUE: uniqueName('course-hello'),
         COURSE_PROGRESS_FILE: join(from, 'p.json'),
       },
     );

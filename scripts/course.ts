@@ -4,11 +4,10 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { select } from '@inquirer/prompts';
 import { chalkStderr as chalk } from 'chalk';
-import open from 'open';
-import { type Lesson, lessons } from '../shared/lessons.ts';
 import { repoRoot } from '../shared/logger.ts';
-import { readProgress } from '../shared/progress.ts';
-import { isInteractive } from '../shared/prompts.ts';
+import { isInteractive, openInBrowser } from '../shared/prompts.ts';
+import { type Lesson, lessons } from './lessons.ts';
+import { readProgress } from './progress.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -54,8 +53,10 @@ async function openLesson(lesson: Lesson): Promise<void> {
     });
     if (action === 'back') return;
     if (action === 'readme')
-      await open(join(repoRoot, lesson.folder, 'README.md')).catch(() =>
-        say(`Read ${lesson.folder}/README.md`),
+      say(
+        (await openInBrowser(join(repoRoot, lesson.folder, 'README.md'))) === 'opened'
+          ? `Opened ${lesson.folder}/README.md.`
+          : `No desktop viewer here: read ${lesson.folder}/README.md in your editor, or run: less ${lesson.folder}/README.md`,
       );
     else if (action === 'check')
       await run(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/check.ts'), lesson.number]);

@@ -2,13 +2,13 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { select } from '@inquirer/prompts';
-import { lesson } from '../shared/lessons.ts';
 import { repoRoot } from '../shared/logger.ts';
+import { lesson } from './lessons.ts';
 
 const [number = '', name, ...args] = process.argv.slice(2);
 const found = lesson(number);
 if (!found) {
-  process.stderr.write(`There is no lesson ${number}: run npm run lesson:01 … lesson:06.\n`);
+  process.stderr.write(`There is no lesson ${number}: run npm run lesson:01 … lesson:07.\n`);
   process.exit(2);
 }
 

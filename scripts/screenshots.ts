@@ -1,22 +1,45 @@
-// npm run screenshots: makes every picture the READMEs show from real runs. Terminal programs run
-// in tmux (one window per pane, as a learner's terminals), their screens are captured with colours
-// and drawn to PNG by headless Chromium; lesson 05's report.html and the management UI are
-// photographed directly. Uses the lessons' default queues, so it clears them first.
+// npm run screenshots: makes every picture the READMEs show from real runs of the READMEs' own
+// commands (same programs, same flags, one tmux window per terminal the README names). The
+// terminals' screens are captured with colours and drawn to PNG by headless Chromium; lesson 05's
+// report.html and the management UI are photographed directly. It uses the lessons' default queues
+// (and lesson 06's jobs table), so it clears those queues first and deletes what it made after.
+// `npm run screenshots -- 02 04` makes only those lessons' pictures.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import amqp from 'amqplib';
-import { launchBrowser } from '../shared/browser.ts';
 import { isEntryPoint } from '../shared/cli.ts';
-import { managementAuth, settings } from '../shared/config.ts';
+import { managementAuth } from '../shared/config.ts';
+import { brokerUrls } from '../shared/connection.ts';
 import { repoRoot } from '../shared/logger.ts';
+import { ManagementClient } from '../shared/management.ts';
+import { connectDatabase } from '../shared/postgres.ts';
+import { launchBrowser } from './browser.ts';
 import { type Pane, renderPanes } from './terminal-render.ts';
 
 const out = join(repoRoot, 'screenshots');
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The PNGs this run wrote, shrunk at the end: they are committed to git. */
+const written: string[] = [];
+const wrote = (file: string, size = '') => {
+  written.push(join(out, file));
+  say(`  screenshots/${file}${size}`);
+};
+
+/** 256 colours are plenty for terminal text and charts, at a third of the bytes (pngquant, if installed). */
+function shrink(files: string[]) {
+  if (!files.length) return;
+  if (!existsSync('/usr/bin/pngquant')) {
+    say(
+      'pngquant is not installed, so the PNGs stay full-colour (apt-get install pngquant makes them 3× smaller).',
+    );
+    return;
+  }
+  execFileSync('pngquant', ['--force', '--ext', '.png', '--quality', '65-90', '--speed', '1', ...files]);
+}
 
 /** The screen without its colour codes (ESC [ … m), for matching text. */
 const stripColours = (text: string) =>
@@ -36,8 +59,9 @@ class Terminals {
     return execFileSync('tmux', args, { encoding: 'utf8' });
   }
 
-  /** Opens a terminal of cols × rows and types `command` into it. */
-  open(title: string, command: string): string {
+  /** Opens a terminal of cols × rows with a bare `$ ` prompt. */
+  private open(title: string): string {
+    // NPM_CONFIG_LOGLEVEL hides this machine's own npm config warnings; npm's `> lesson` banner stays.
     const env = ['NPM_CONFIG_LOGLEVEL=error', 'PS1=$ ', 'TERM=xterm-256color', 'FORCE_COLOR=1'].flatMap(
       (e) => ['-e', e],
     );
@@ -64,12 +88,20 @@ class Terminals {
     this.windows.push(title);
     this.tmux('set-option', '-t', this.session, 'status', 'off');
     this.type(target, "PS1='$ '; clear");
+    return target;
+  }
+
+  /** Opens a terminal and, once its shell shows a clean prompt, types `command` into it. */
+  async run(title: string, command: string): Promise<string> {
+    const target = this.open(title);
+    await this.waitFor(target, /^\s*\$\s*$/);
     this.type(target, command);
     return target;
   }
 
   type(target: string, text: string, enter = true): void {
-    this.tmux('send-keys', '-t', target, text, ...(enter ? ['Enter'] : []));
+    this.tmux('send-keys', '-t', target, '-l', text);
+    if (enter) this.tmux('send-keys', '-t', target, 'Enter');
   }
 
   capture(target: string): string {
@@ -77,7 +109,7 @@ class Terminals {
   }
 
   /** Waits until the terminal shows `pattern` (a script, not a test: it polls the screen). */
-  async waitFor(target: string, pattern: RegExp, seconds = 60): Promise<void> {
+  async waitFor(target: string, pattern: RegExp, seconds = 90): Promise<void> {
     const deadline = Date.now() + seconds * 1000;
     while (!pattern.test(stripColours(this.capture(target)))) {
       if (Date.now() > deadline)
@@ -86,12 +118,29 @@ class Terminals {
     }
   }
 
+  /** True once the terminal's shell runs nothing: every program typed into it has exited. */
+  private idle(target: string): boolean {
+    return this.tmux('display-message', '-p', '-t', target, '#{pane_current_command}').trim() === 'bash';
+  }
+
+  /** Waits until the program in `target` has exited by itself (its --count reached, its work done). */
+  async waitForExit(target: string, seconds = 90): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    while (!this.idle(target)) {
+      if (Date.now() > deadline) throw new Error(`${target} never exited:\n${this.capture(target)}`);
+      await sleep(200);
+    }
+  }
+
   panes(): Pane[] {
     return this.windows.map((title, i) => ({ title, text: this.capture(`${this.session}:${i}`) }));
   }
 
-  interruptAll(): void {
-    for (let i = 0; i < this.windows.length; i++) this.tmux('send-keys', '-t', `${this.session}:${i}`, 'C-c');
+  /** Ctrl+C in every terminal still running a program, then waits until each has exited. */
+  async stopAll(): Promise<void> {
+    const targets = this.windows.map((_, i) => `${this.session}:${i}`);
+    for (const target of targets) if (!this.idle(target)) this.tmux('send-keys', '-t', target, 'C-c');
+    for (const target of targets) await this.waitForExit(target, 30);
   }
 
   close(): void {
@@ -103,11 +152,34 @@ class Terminals {
   }
 }
 
+/** Deletes the queues (the lessons' defaults: the screenshots need them empty, and leave nothing). */
 async function deleteQueues(...queues: string[]) {
-  const connection = await amqp.connect(settings().amqpUrls[0]!);
+  const connection = await amqp.connect(brokerUrls()[0]!);
   const channel = await connection.createChannel();
   channel.on('error', () => {});
   for (const queue of queues) await channel.deleteQueue(queue).catch(() => {});
+  await connection.close();
+}
+
+/** Whether the exchange exists now (a passive declare fails on a missing one and closes the channel). */
+async function exchangeExists(exchange: string): Promise<boolean> {
+  const connection = await amqp.connect(brokerUrls()[0]!);
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => {});
+    return await channel.checkExchange(exchange).then(
+      () => true,
+      () => false,
+    );
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
+async function deleteExchange(exchange: string) {
+  const connection = await amqp.connect(brokerUrls()[0]!);
+  const channel = await connection.createChannel();
+  await channel.deleteExchange(exchange);
   await connection.close();
 }
 
@@ -122,154 +194,220 @@ async function scene(
   try {
     await play(terminals);
     const size = await renderPanes(terminals.panes(), cols, rows, join(out, file), columns);
-    say(`  screenshots/${file} (${size.width} × ${size.height})`);
+    wrote(file, ` (${size.width} × ${size.height})`);
   } finally {
-    terminals.interruptAll();
-    await sleep(1500); // let the programs close their connections cleanly
+    await terminals.stopAll().catch((error: Error) => say(error.message));
     terminals.close();
   }
 }
 
 const scenes: Record<string, () => Promise<void>> = {
+  // README "Run it": receive --count 2 in terminal 1; two sends in terminal 2.
   async '01-hello-world'() {
     await deleteQueues('hello');
-    await scene('01-hello-world.png', 72, 14, 2, async (t) => {
-      const receive = t.open('terminal 1 — receive', 'npm run lesson:01 -- receive');
+    await scene('01-hello-world.png', 76, 12, 2, async (t) => {
+      const receive = await t.run('terminal 1 — receive', 'npm run lesson:01 -- receive --count 2');
       await t.waitFor(receive, /Waiting for messages/);
-      const send = t.open('terminal 2 — send', 'npm run lesson:01 -- send');
+      const send = await t.run('terminal 2 — send', 'npm run lesson:01 -- send');
       await t.waitFor(send, /Sent 'Hello World!'/);
+      await t.waitForExit(send);
       t.type(send, "npm run lesson:01 -- send --message 'Hi there'");
-      await t.waitFor(receive, /Received 'Hi there'/);
+      await t.waitForExit(receive); // after two messages
+      await t.waitForExit(send);
     });
+    await deleteQueues('hello');
   },
 
+  // README "Run it": two workers with --count 5, then new-task --count 10 --dots 3.
   async '02-work-queues'() {
     await deleteQueues('task_queue');
-    await scene('02-work-queues.png', 62, 18, 3, async (t) => {
-      const a = t.open('terminal 1 — worker A', 'npm run lesson:02 -- worker --name A --seconds-per-dot 0.3');
-      const b = t.open('terminal 2 — worker B', 'npm run lesson:02 -- worker --name B --seconds-per-dot 0.3');
+    await scene('02-work-queues.png', 88, 17, 2, async (t) => {
+      const a = await t.run('terminal 1 — worker A', 'npm run lesson:02 -- worker --name A --count 5');
+      const b = await t.run('terminal 2 — worker B', 'npm run lesson:02 -- worker --name B --count 5');
       await t.waitFor(a, /waiting for tasks/);
       await t.waitFor(b, /waiting for tasks/);
-      const send = t.open('terminal 3 — new-task', 'npm run lesson:02 -- new-task --count 6 --dots 3');
-      await t.waitFor(send, /confirmed all 6 tasks/);
-      await t.waitFor(a, /A done 'Task 5/);
-      await t.waitFor(b, /B done 'Task 6/);
+      const send = await t.run('terminal 3 — new-task', 'npm run lesson:02 -- new-task --count 10 --dots 3');
+      await t.waitFor(send, /confirmed all 10 tasks/);
+      for (const target of [send, a, b]) await t.waitForExit(target);
     });
+    await deleteQueues('task_queue');
   },
 
+  // README "Run it": three listening workers with no flags, then the emitter (answered N: the
+  // admin panel is photographed below, logged in).
   async '03-multiple-consumers'() {
     await deleteQueues('task_queue3');
     const browser = await launchBrowser();
     try {
-      await scene('03-multiple-consumers.png', 78, 16, 2, async (t) => {
-        const workers = ['A', 'B', 'C'].map((name, i) =>
-          t.open(
-            `terminal ${i + 1} — listening-worker ${name}`,
-            `npm run lesson:03 -- listening-worker --name ${name} --seconds-per-dot 0.5`,
-          ),
-        );
+      await scene('03-multiple-consumers.png', 100, 22, 2, async (t) => {
+        const workers: string[] = [];
+        for (const [i, name] of ['A', 'B', 'C'].entries())
+          workers.push(
+            await t.run(
+              `terminal ${i + 1} — listening-worker ${name}`,
+              `npm run lesson:03 -- listening-worker --name ${name}`,
+            ),
+          );
         for (const w of workers) await t.waitFor(w, /listening on task_queue3/);
-        const emitter = t.open(
-          'terminal 4 — emitter-of-tasks',
-          'npm run lesson:03 -- emitter-of-tasks --no-admin',
-        );
+        const emitter = await t.run('terminal 4 — emitter-of-tasks', 'npm run lesson:03 -- emitter-of-tasks');
+        await t.waitFor(emitter, /Would you like to monitor/);
+        t.type(emitter, 'n');
         await t.waitFor(emitter, /Sent 20 rows/);
         await statisticsShow('task_queue3');
         await managementQueues(browser, join(out, '03-management-ui.png'));
-        say('  screenshots/03-management-ui.png');
-        await t.waitFor(workers[0]!, /done #/);
-        await sleep(2500);
+        wrote('03-management-ui.png');
+        // Until the 20-second row is done: by then the other two workers have taken many rows.
+        const panes = () => workers.map((w) => stripColours(t.capture(w))).join('\n');
+        const deadline = Date.now() + 90_000;
+        while (!/done #3 /.test(panes()) && Date.now() < deadline) await sleep(200);
       });
     } finally {
       await browser.close();
     }
+    await deleteQueues('task_queue3');
   },
 
+  // README "Run it: three scenarios": monitor, slow-consumer, fast-producer, no flags; filmed once
+  // the queue is full and the producer has backed off to its minimum.
   async '04-pace-matching'() {
     await deleteQueues('pace_queue', 'pace_queue.dead');
-    const limit = ['--queue-limit', '3000'];
-    await scene('04-pace-matching.png', 80, 18, 3, async (t) => {
-      const monitor = t.open('terminal 1 — monitor', `npm run lesson:04 -- monitor ${limit.join(' ')}`);
+    const hadEvents = await exchangeExists('pace.events');
+    await scene('04-pace-matching.png', 96, 18, 2, async (t) => {
+      const monitor = await t.run('terminal 1 — monitor', 'npm run lesson:04 -- monitor');
       await t.waitFor(monitor, /Pace monitor/);
-      const consumer = t.open(
-        'terminal 2 — slow-consumer',
-        `npm run lesson:04 -- slow-consumer ${limit.join(' ')}`,
-      );
+      const consumer = await t.run('terminal 2 — slow-consumer', 'npm run lesson:04 -- slow-consumer');
       await t.waitFor(consumer, /Consuming pace_queue/);
-      const producer = t.open(
-        'terminal 3 — fast-producer',
-        `npm run lesson:04 -- fast-producer ${limit.join(' ')}`,
-      );
+      const producer = await t.run('terminal 3 — fast-producer', 'npm run lesson:04 -- fast-producer');
       await t.waitFor(producer, /target rate 1000 → 500/);
       await t.waitFor(producer, /target rate .* → 50 msg\/s/);
-      await sleep(2500);
+      // The monitor's rates once the management API has sampled them twice.
+      await t.waitFor(monitor, /publish[^\n]*\d[^\n]*\/s/);
+      await t.waitFor(producer, /target 50\/s confirmed/);
+      await t.waitFor(monitor, /producer target\s+50 msg\/s/);
     });
     await deleteQueues('pace_queue', 'pace_queue.dead');
+    if (!hadEvents) await deleteExchange('pace.events');
   },
 
+  // README "Run it on one machine": its five lines, as written, then results/run1/report.html.
   async '05-performance'() {
-    const dir = mkdtempSync(join(tmpdir(), 'shots-05-'));
-    execFileSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(repoRoot, '05-performance/run-experiment.ts'),
-        'confirm-streamed',
-        '--scale',
-        '2',
-        '--out',
-        dir,
-      ],
-      { stdio: 'ignore' },
+    const made = ['results/consumer.csv', 'results/producer.csv', 'results/run1'].map((f) =>
+      join(repoRoot, f),
     );
-    const browser = await launchBrowser();
+    const existing = made.filter((f) => existsSync(f));
+    if (existing.length) {
+      say(`  skipped: ${existing.join(', ')} exist already; move them away to make 05-report.png.`);
+      return;
+    }
+    await deleteQueues('perf_queue');
+    const hadResults = existsSync(join(repoRoot, 'results'));
     try {
-      const page = await browser.newPage({ viewport: { width: 800, height: 1000 } });
-      await page.goto(pathToFileURL(join(dir, 'confirm-streamed', 'report.html')).href);
-      await page.screenshot({ path: join(out, '05-report.png'), fullPage: true });
-      say('  screenshots/05-report.png');
+      const recipe = [
+        'mkdir -p results',
+        'npm run --silent lesson:05 -- consumer --count 1000 > results/consumer.csv &',
+        'npm run --silent lesson:05 -- producer --count 1000 > results/producer.csv',
+        'wait',
+        'npm run lesson:05 -- process-results --producer results/producer.csv --consumer results/consumer.csv --out results/run1',
+      ].join('\n');
+      execFileSync('bash', ['-e', '-c', recipe], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+      const browser = await launchBrowser();
+      try {
+        const page = await browser.newPage({ viewport: { width: 800, height: 1000 } });
+        await page.goto(pathToFileURL(join(repoRoot, 'results/run1/report.html')).href);
+        await page.screenshot({ path: join(out, '05-report.png'), fullPage: true });
+        wrote('05-report.png');
+      } finally {
+        await browser.close();
+      }
     } finally {
-      await browser.close();
+      for (const f of made) rmSync(f, { recursive: true, force: true });
+      if (!hadResults) rmSync(join(repoRoot, 'results'), { recursive: true, force: true });
+      await deleteQueues('perf_queue');
     }
   },
 
+  // README "Run it": the subscriber, publisher A and 100,000 jobs; then publishers B … E and
+  // another 100,000 jobs, typed again in the enqueue terminal.
   async '06-scheduled-jobs'() {
-    await scene('06-scheduled-jobs.png', 80, 12, 2, async (t) => {
-      const subscriber = t.open('terminal 1 — subscriber', 'npm run lesson:06 -- subscriber --qos 0');
-      await t.waitFor(subscriber, /Subscribed to job/);
-      const publishers = ['A', 'B'].map((name, i) =>
-        t.open(
-          `terminal ${i + 2} — publisher ${name}`,
-          `npm run lesson:06 -- publisher --name ${name} --jobs-per-read 1000 --status-seconds 2`,
-        ),
-      );
-      for (const p of publishers) await t.waitFor(p, /publishing due jobs/);
-      const enqueue = t.open('terminal 4 — enqueue', 'npm run lesson:06 -- enqueue --count 100000');
-      await t.waitFor(enqueue, /enqueued 100000 jobs/);
-      await t.waitFor(publishers[0]!, /jobs published \([\d,]+ jobs\/min\)/);
-      await t.waitFor(subscriber, /100000 jobs/);
-      await sleep(2500);
+    const db = await connectDatabase({ name: 'screenshots' });
+    // The rows it adds are deleted after; a table the lesson creates here stays (its schema.sql).
+    const exists = (await db.query("SELECT to_regclass('jobs') IS NOT NULL AS yes")).rows[0].yes as boolean;
+    const before = exists
+      ? Number((await db.query('SELECT coalesce(max(id), 0) AS id FROM jobs')).rows[0].id)
+      : 0;
+    try {
+      await scene('06-scheduled-jobs.png', 84, 10, 2, async (t) => {
+        const subscriber = await t.run(
+          'terminal 1 — subscriber',
+          "npm run lesson:06 -- subscriber --qos 0 --topic 'job/test/#'",
+        );
+        await t.waitFor(subscriber, /Subscribed to job/);
+        const a = await t.run(
+          'terminal 2 — publisher A',
+          'npm run lesson:06 -- publisher --name A --jobs-per-read 1000',
+        );
+        await t.waitFor(a, /publishing due jobs/);
+        const enqueue = await t.run('terminal 3 — enqueue', 'npm run lesson:06 -- enqueue --count 100000');
+        await t.waitFor(enqueue, /enqueued 100000 jobs/);
+        await t.waitFor(subscriber, /\b100000 jobs/);
+        const more: string[] = [];
+        for (const [i, name] of ['B', 'C', 'D', 'E'].entries())
+          more.push(
+            await t.run(
+              `terminal ${i + 4} — publisher ${name}`,
+              `npm run lesson:06 -- publisher --name ${name} --jobs-per-read 1000`,
+            ),
+          );
+        for (const p of more) await t.waitFor(p, /publishing due jobs/);
+        t.type(enqueue, 'npm run lesson:06 -- enqueue --count 100000');
+        await t.waitFor(subscriber, /\b200000 jobs/);
+        // Each publisher's last status line (every 5 s) once the batch is done: its share, at 0 jobs/min.
+        for (const p of [a, ...more]) await t.waitFor(p, /: [1-9]\d* jobs published \(0 jobs\/min\)[^[]*$/);
+      });
+    } finally {
+      await db.query('DELETE FROM jobs WHERE id > $1', [before]);
+      await db.end();
+    }
+  },
+
+  // README "Drill: kill the leader mid-run": the cluster up (terminal 2), the drill in one program
+  // with the killed node left down (terminal 1), then the cluster's status and the node's return.
+  async '07-clusters'() {
+    await scene('07-clusters.png', 124, 27, 1, async (t) => {
+      const cluster = await t.run('terminal 2 — the cluster', 'npm run cluster -- up');
+      await t.waitForExit(cluster, 240);
+      const drill = await t.run('terminal 1 — drill', 'npm run lesson:07 -- drill --no-restart');
+      await t.waitForExit(drill, 240);
+      t.type(cluster, 'clear; npm run cluster -- status');
+      await t.waitForExit(cluster, 60);
+      t.type(cluster, 'npm run cluster -- start 1');
+      await t.waitForExit(cluster, 240);
     });
   },
 };
 
-/** Waits until the management API's statistics (sampled every 5 s) show messages in the queue. */
+/** Waits until the management API's statistics (sampled every 5 s) show the queue's messages and
+ * an ack rate: the workers chewing through them, as the README's picture says. */
 async function statisticsShow(queue: string) {
-  const { base, authorization } = managementAuth();
-  const deadline = Date.now() + 15_000;
+  const management = new ManagementClient();
+  const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const response = await fetch(`${base}/api/queues/%2F/${queue}`, { headers: { authorization } });
-    const figures = (await response.json()) as { messages_ready?: number; messages_unacknowledged?: number };
-    if ((figures.messages_ready ?? 0) + (figures.messages_unacknowledged ?? 0) > 0) return;
+    const figures = ((await management.request(`/queues/%2F/${queue}`)) ?? {}) as {
+      messages_ready?: number;
+      messages_unacknowledged?: number;
+      message_stats?: { ack_details?: { rate?: number } };
+    };
+    const waiting = (figures.messages_ready ?? 0) + (figures.messages_unacknowledged ?? 0);
+    if (waiting > 0 && (figures.message_stats?.ack_details?.rate ?? 0) > 0) return;
     await sleep(500);
   }
+  throw new Error(`the management API never showed ${queue}'s messages and an ack rate within 30 s`);
 }
 
 /** The management UI's queue list, logged in. */
 async function managementQueues(browser: Awaited<ReturnType<typeof launchBrowser>>, file: string) {
   const { base } = managementAuth();
-  const page = await browser.newPage({ viewport: { width: 1200, height: 620 } });
+  const page = await browser.newPage({ viewport: { width: 1200, height: 470 } });
   await page.goto(`${base}/`);
   await page.fill('input[name="username"]', 'guest');
   await page.fill('input[name="password"]', 'guest');
@@ -279,7 +417,10 @@ async function managementQueues(browser: Awaited<ReturnType<typeof launchBrowser
   await page.waitForSelector('table.list');
   await page.fill('#queues-name', 'task_queue3'); // only the lesson's queue
   await page.keyboard.press('Enter');
-  await page.waitForTimeout(1000); // the page fills its rates in after the table
+  // The page fills its rates in after the table: wait for the filtered list with a rate above 0.
+  await page.waitForFunction(
+    `document.body.innerText.includes('filtered down to 1') && /(?<![\\d.])(?!0\\.00\\/s)\\d+\\.\\d\\d\\/s/.test(document.body.innerText)`,
+  );
   await page.screenshot({ path: file });
 }
 
@@ -295,4 +436,5 @@ if (isEntryPoint(import.meta)) {
     say(`${name}…`);
     await make();
   }
+  shrink(written);
 }

@@ -1,109 +1,86 @@
 // npm run services [rabbitmq|postgres|mosquitto…]: makes sure the course's servers answer.
 // For each: use the one at its URL; else start a locally installed server; else (root on
 // Debian/Ubuntu) install Debian's package and start it; else Docker; else say what to do.
-import { execFile as execFileCb, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chalkStderr as chalk } from 'chalk';
 import { isEntryPoint } from '../shared/cli.ts';
-import { managementAuth, maskUrl, settings } from '../shared/config.ts';
-
-const execFile = promisify(execFileCb);
-const say = (text: string) => process.stderr.write(`${text}\n`);
+import { managementAuth, maskSecrets, settings } from '../shared/config.ts';
+import {
+  aptInstall,
+  aptInstalled,
+  canApt,
+  chalk,
+  dockerAnswers,
+  dockerUp,
+  has,
+  hostPort,
+  isLocalHost,
+  managementProblem,
+  run,
+  ServiceError,
+  say,
+  shownUrl,
+  tcpOpen,
+  waitFor,
+} from './services/common.ts';
+import { ensureRabbitmq4, stopRabbitmq4 } from './services/rabbitmq4.ts';
 
 interface Service {
   name: string;
   url: string;
+  /** Where the service runs: this machine (so the script may start it) or not. */
+  local: boolean;
   /** True when the service answers the way the course needs. */
   ready(): Promise<boolean>;
   /** Start a server installed on this machine; false when none is installed. */
   startLocal(): Promise<boolean>;
   aptPackages: string[];
-  afterInstall?(): Promise<void>;
-  docker: string[];
+  /** Runs after apt-get installed the package, given what existed before (PostgreSQL's clusters). */
+  afterInstall?(before: string[]): Promise<void>;
+  /** What exists before an install, for afterInstall. */
+  beforeInstall?(): string[];
+  docker?: { name: string; ports: [number, number][]; image: string[] };
   manual: string;
 }
 
-function hostPort(url: string, defaultPort: number): { host: string; port: number } {
-  const parsed = new URL(url);
-  return {
-    host: parsed.hostname.replace(/^\[|\]$/g, '') || 'localhost',
-    port: Number(parsed.port) || defaultPort,
-  };
-}
-
-function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-const isLocal = (url: string) => ['localhost', '127.0.0.1', '::1', '[::1]'].includes(new URL(url).hostname);
-const has = (command: string) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-async function run(command: string, args: string[]): Promise<void> {
-  say(chalk.gray(`  $ ${command} ${args.join(' ')}`));
-  await execFile(command, args, { timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
-}
-async function waitFor(check: () => Promise<boolean>, seconds: number): Promise<boolean> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  return false;
-}
-
-async function managementAnswers(): Promise<boolean> {
-  const { base, authorization } = managementAuth();
-  try {
-    const response = await fetch(`${base}/api/overview`, {
-      headers: { authorization },
-      signal: AbortSignal.timeout(2000),
-    });
-    return response.ok;
-  } catch {
-    return false;
-  }
-}
-
 function rabbitmq(): Service {
-  const url = settings().amqpUrls[0]!;
-  const { host, port } = hostPort(url, 5672);
+  const url = settings().amqpUrls[0];
+  if (!url)
+    throw new ServiceError(
+      'AMQP_URL names no broker: set it to a URL such as amqp://guest:guest@localhost:5672.',
+    );
+  const { host, port } = hostPort(url, 5672, 'AMQP_URL');
+  const management = managementAuth();
+  const { host: managementHost, port: managementPort } = hostPort(
+    management.base,
+    15672,
+    'RABBITMQ_MANAGEMENT_URL',
+  );
   const amqpUp = () => tcpOpen(host, port);
+  const managementVersion = async () =>
+    'version' in (await managementProblem(management.base, management.authorization));
   return {
     name: 'RabbitMQ',
     url,
+    local: isLocalHost(host),
     async ready() {
       if (!(await amqpUp())) return false;
-      if (await managementAnswers()) return true;
-      // AMQP answers but the management API does not: enable the plugins on a local broker.
-      if (isLocal(url) && has('rabbitmq-plugins')) {
+      const answer = await managementProblem(management.base, management.authorization);
+      if ('version' in answer) return true;
+      // The installed node (5672) is up without its management plugin (15672): enable it there.
+      // Never for another broker or port: rabbitmq-plugins talks to the installed node only.
+      const installedNode =
+        isLocalHost(host) && port === 5672 && isLocalHost(managementHost) && managementPort === 15672;
+      if (answer.kind === 'down' && installedNode && has('rabbitmq-plugins')) {
         say('RabbitMQ is up but its management API is not: enabling the management and Prometheus plugins.');
         await run('rabbitmq-plugins', ['enable', 'rabbitmq_management', 'rabbitmq_prometheus']);
-        return waitFor(managementAnswers, 60);
+        if (await waitFor(managementVersion, 60)) return true;
       }
-      say(
-        `RabbitMQ answers at ${maskUrl(url)}, but its management API at ${managementAuth().base} does not: enable the plugin (rabbitmq-plugins enable rabbitmq_management) or set RABBITMQ_MANAGEMENT_URL.`,
+      throw new ServiceError(
+        `RabbitMQ answers at ${shownUrl(url)}, but its management API does not serve the course: ${answer.problem}${answer.kind === 'down' ? ' (enable it with rabbitmq-plugins enable rabbitmq_management, or set RABBITMQ_MANAGEMENT_URL)' : ''}.`,
       );
-      return false;
     },
     async startLocal() {
       if (!has('rabbitmq-server')) return false;
@@ -117,67 +94,65 @@ function rabbitmq(): Service {
       return waitFor(amqpUp, 90);
     },
     aptPackages: ['rabbitmq-server'],
-    docker: [
-      'run',
-      '-d',
-      '--name',
-      'course-rabbitmq',
-      '-p',
-      '5672:5672',
-      '-p',
-      '15672:15672',
-      '-p',
-      '15692:15692',
-      'rabbitmq:3-management',
-    ],
+    docker: {
+      name: 'course-rabbitmq',
+      ports: [
+        [5672, 5672],
+        [15672, 15672],
+        [15692, 15692],
+      ],
+      image: ['rabbitmq:4-management'],
+    },
     manual:
       'install RabbitMQ (https://www.rabbitmq.com/docs/download), start it, enable the management plugin (rabbitmq-plugins enable rabbitmq_management), or set AMQP_URL to a broker you can reach',
   };
 }
 
+/** PostgreSQL clusters on this machine, as "version/name". */
+function pgClusters(): string[] {
+  if (!existsSync('/etc/postgresql')) return [];
+  return readdirSync('/etc/postgresql').flatMap((version) =>
+    readdirSync(`/etc/postgresql/${version}`).map((cluster) => `${version}/${cluster}`),
+  );
+}
+
 function postgres(): Service {
   const url = settings().databaseUrl;
-  const { host, port } = hostPort(url, 5432);
-  const clusters = () => (existsSync('/etc/postgresql') ? readdirSync('/etc/postgresql') : []);
+  const { host, port } = hostPort(url, 5432, 'DATABASE_URL');
   return {
     name: 'PostgreSQL',
     url,
+    local: isLocalHost(host),
     ready: () => tcpOpen(host, port),
     async startLocal() {
-      if (!has('pg_ctlcluster') || clusters().length === 0) return false;
-      for (const version of clusters()) {
-        for (const cluster of readdirSync(`/etc/postgresql/${version}`)) {
-          await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, cluster, 'start']).catch(
-            () => {},
-          );
-        }
+      if (!has('pg_ctlcluster') || pgClusters().length === 0) return false;
+      for (const cluster of pgClusters()) {
+        const [version, name] = cluster.split('/') as [string, string];
+        await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, name, 'start']).catch(() => {});
       }
       return waitFor(() => tcpOpen(host, port), 60);
     },
     aptPackages: ['postgresql'],
-    async afterInstall() {
-      // A database this script just installed is a local sandbox: let DATABASE_URL's default
-      // (postgres, no password, over 127.0.0.1) in, as the course's machines are set up.
-      for (const version of clusters()) {
-        const hba = `/etc/postgresql/${version}/main/pg_hba.conf`;
-        if (existsSync(hba) && !readFileSync(hba, 'utf8').includes('# rabbitmq course')) {
-          const lines =
-            '# rabbitmq course: local trust for the sandbox database\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n';
-          writeFileSync(hba, lines + readFileSync(hba, 'utf8'));
-        }
+    beforeInstall: pgClusters,
+    async afterInstall(before) {
+      // Only the cluster this install created is a sandbox: let DATABASE_URL's default (postgres, no
+      // password, over 127.0.0.1) in, and reload it. Clusters that existed before stay as they were.
+      for (const cluster of pgClusters().filter((name) => !before.includes(name))) {
+        const [version, name] = cluster.split('/') as [string, string];
+        const hba = `/etc/postgresql/${version}/${name}/pg_hba.conf`;
+        if (!existsSync(hba) || readFileSync(hba, 'utf8').includes('# rabbitmq course')) continue;
+        const lines =
+          '# rabbitmq course: local trust for the sandbox database\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n';
+        writeFileSync(hba, lines + readFileSync(hba, 'utf8'));
+        // Running already (the package starts it): reload; not running: startLocal starts it next.
+        await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, name, 'reload']).catch(() => {});
       }
     },
-    docker: [
-      'run',
-      '-d',
-      '--name',
-      'course-postgres',
-      '-p',
-      '5432:5432',
-      '-e',
-      'POSTGRES_HOST_AUTH_METHOD=trust',
-      'postgres:16',
-    ],
+    docker: {
+      name: 'course-postgres',
+      ports: [[5432, 5432]],
+      image: ['-e', 'POSTGRES_HOST_AUTH_METHOD=trust', 'postgres:16'],
+    },
     manual:
       'install PostgreSQL (apt-get install postgresql, or https://www.postgresql.org/download/), start it, or set DATABASE_URL to a database you can reach',
   };
@@ -185,10 +160,11 @@ function postgres(): Service {
 
 function mosquitto(): Service {
   const url = settings().mqttUrl;
-  const { host, port } = hostPort(url, 1883);
+  const { host, port } = hostPort(url, 1883, 'MQTT_URL');
   return {
     name: 'Mosquitto',
     url,
+    local: isLocalHost(host),
     ready: () => tcpOpen(host, port),
     async startLocal() {
       if (!has('mosquitto')) return false;
@@ -200,18 +176,11 @@ function mosquitto(): Service {
       return waitFor(() => tcpOpen(host, port), 30);
     },
     aptPackages: ['mosquitto'],
-    docker: [
-      'run',
-      '-d',
-      '--name',
-      'course-mosquitto',
-      '-p',
-      '1883:1883',
-      'eclipse-mosquitto:2',
-      'mosquitto',
-      '-c',
-      '/mosquitto-no-auth.conf',
-    ],
+    docker: {
+      name: 'course-mosquitto',
+      ports: [[1883, 1883]],
+      image: ['eclipse-mosquitto:2', 'mosquitto', '-c', '/mosquitto-no-auth.conf'],
+    },
     manual:
       'install Mosquitto (apt-get install mosquitto, or https://mosquitto.org/download/), start it, or set MQTT_URL to an MQTT broker you can reach',
   };
@@ -226,29 +195,20 @@ function chromium(): Service {
     name: 'Chromium',
     // Not a server: the headless browser the lesson 05 report test and the screenshots use.
     url: 'file:///usr/bin/chromium',
+    local: true,
     ready: async () => Boolean(path()),
     startLocal: async () => false,
     aptPackages: ['chromium'],
-    docker: [],
     manual: 'install Chromium (apt-get install chromium) or set CHROMIUM_PATH to a Chrome or Chromium binary',
   };
-}
-
-const canApt = () => process.getuid?.() === 0 && existsSync('/etc/debian_version') && has('apt-get');
-let aptUpdated = false;
-async function dockerAnswers(): Promise<boolean> {
-  if (!has('docker')) return false;
-  return execFile('docker', ['info'], { timeout: 10_000 }).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Makes one service answer; returns false (after saying what to do) when it cannot. */
 async function ensure(service: Service): Promise<boolean> {
   if (await service.ready()) return true;
-  const where = maskUrl(service.url);
-  if (!service.url.startsWith('file:') && !isLocal(service.url)) {
+  const where = shownUrl(service.url);
+  const file = service.url.startsWith('file:');
+  if (!service.local) {
     say(
       chalk.red(
         `${service.name} does not answer at ${where}: that is not this machine, so start it there or fix the URL.`,
@@ -256,65 +216,85 @@ async function ensure(service: Service): Promise<boolean> {
     );
     return false;
   }
-  say(
-    service.url.startsWith('file:')
-      ? `${service.name} is not installed.`
-      : `${service.name} does not answer at ${where}: starting it.`,
-  );
-  try {
-    if ((await service.startLocal()) && (await service.ready())) return announce(service);
-    if (canApt()) {
-      say(`${service.name} is not installed: installing Debian's ${service.aptPackages.join(' ')} package.`);
-      if (!aptUpdated) await run('apt-get', ['update', '-q']);
-      aptUpdated = true;
-      await run('env', [
-        'DEBIAN_FRONTEND=noninteractive',
-        'apt-get',
-        'install',
-        '-y',
-        '-q',
-        ...service.aptPackages,
-      ]);
-      await service.afterInstall?.();
-      if ((await service.startLocal()) && (await service.ready())) return announce(service);
-    }
-    if (service.docker.length && (await dockerAnswers())) {
-      say(`Starting ${service.name} in Docker.`);
-      await run('docker', service.docker);
-      if (await waitFor(() => service.ready(), 90)) return announce(service);
-    }
-  } catch (error) {
-    say(chalk.red(`Starting ${service.name} failed: ${(error as Error).message.split('\n')[0]}`));
+  if (!file) say(`${service.name} does not answer at ${where}: starting it.`);
+  // Each step ends in a check of the service itself: an install that starts the server (Debian's
+  // packages do), or that is all there is to it (Chromium), is done right there.
+  const upAfter = async (step: () => Promise<boolean>) => (await step()) && (await service.ready());
+  if (await upAfter(() => service.startLocal())) return announce(service);
+  // Installed already but not answering: reinstalling would not help; Docker or the manual might.
+  if (canApt() && !aptInstalled(service.aptPackages)) {
+    say(`${service.name} is not installed: installing Debian's ${service.aptPackages.join(' ')} package.`);
+    const before = service.beforeInstall?.() ?? [];
+    await aptInstall(service.aptPackages);
+    await service.afterInstall?.(before);
+    if ((await service.ready()) || (await upAfter(() => service.startLocal()))) return announce(service);
+  }
+  if (service.docker && (await dockerAnswers())) {
+    say(`Starting ${service.name} in Docker.`);
+    await dockerUp(service.docker.name, service.docker.ports, service.docker.image);
+    // A container opens its ports one by one while it boots: wait, and only then let the last
+    // check say what is still wrong.
+    if (await waitFor(() => service.ready().catch(() => false), 90)) return announce(service);
+    if (await service.ready()) return announce(service);
   }
   say(
     chalk.red(
-      `${service.name} is not running at ${where} and this script could not start it: ${service.manual}.`,
+      `${service.name} is not ${file ? 'installed' : `running at ${where}`} and this script could not ${file ? 'install' : 'start'} it: ${service.manual}.`,
     ),
   );
   return false;
 }
 
 function announce(service: Service): true {
-  say(chalk.green(`${service.name} is up at ${maskUrl(service.url)}.`));
+  const file = service.url.startsWith('file:');
+  say(
+    chalk.green(
+      file ? `${service.name} is installed.` : `${service.name} is up at ${shownUrl(service.url)}.`,
+    ),
+  );
   return true;
 }
 
 const all: Record<string, () => Service> = { rabbitmq, postgres, mosquitto, chromium };
+/** Not part of the default set: a second broker, RabbitMQ 4, beside the main one. */
+const extra = ['rabbitmq4'];
 
-export async function services(names: string[]): Promise<boolean> {
-  const wanted = names.length ? names : Object.keys(all);
-  const unknown = wanted.filter((name) => !all[name]);
-  if (unknown.length) {
-    say(`Unknown service '${unknown[0]}': choose from ${Object.keys(all).join(', ')}.`);
-    return false;
+/** Exit code: 0 all up, 1 a service could not be made to answer, 2 a bad argument. */
+export async function services(argv: string[]): Promise<number> {
+  const stop = argv.includes('--stop');
+  const names = argv.filter((arg) => arg !== '--stop');
+  const known = [...Object.keys(all), ...extra];
+  const unknown = names.find((name) => !known.includes(name));
+  if (unknown !== undefined) {
+    say(`Unknown service '${unknown}': choose from ${known.join(', ')} (and --stop with rabbitmq4).`);
+    return 2;
   }
-  let ok = true;
-  // One at a time: an apt-get install must not race another.
-  for (const name of wanted) ok = (await ensure(all[name]!())) && ok;
-  if (ok) say(chalk.green(`${wanted.map((name) => all[name]!().name).join(', ')}: up.`));
-  return ok;
+  if (stop && (names.length !== 1 || names[0] !== 'rabbitmq4')) {
+    say('--stop stops only the RabbitMQ 4 this script started: npm run services -- rabbitmq4 --stop.');
+    return 2;
+  }
+  try {
+    if (stop) return (await stopRabbitmq4()) ? 0 : 1;
+    const wanted = names.length ? names : Object.keys(all);
+    let ok = true;
+    // One at a time: an apt-get install must not race another.
+    for (const name of wanted)
+      ok = (name === 'rabbitmq4' ? await ensureRabbitmq4() : await ensure(all[name]!())) && ok;
+    if (ok) say(chalk.green(`${wanted.join(', ')}: up.`));
+    return ok ? 0 : 1;
+  } catch (error) {
+    // One sentence, never a stack: our own sentences as they are, anything else masked and cut to a line.
+    const message =
+      error instanceof ServiceError ? error.message : maskSecrets(String((error as Error).message ?? error));
+    say(
+      chalk.red(
+        error instanceof ServiceError ? message : `The services check failed: ${message.split('\n')[0]}`,
+      ),
+    );
+    return 1;
+  }
 }
 
 if (isEntryPoint(import.meta)) {
-  process.exitCode = (await services(process.argv.slice(2))) ? 0 : 1;
+  process.exitCode = await services(process.argv.slice(2));
 }

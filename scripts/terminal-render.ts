@@ -1,7 +1,7 @@
 // Terminal captures (text with ANSI colours, as `tmux capture-pane -e` gives them) drawn as panes in
 // an HTML page, and that page photographed by headless Chromium.
 import AnsiToHtml from 'ansi-to-html';
-import { launchBrowser } from '../shared/browser.ts';
+import { launchBrowser } from './browser.ts';
 
 export interface Pane {
   title: string;

@@ -1,46 +1,21 @@
-// npm test: the lesson tests, then the tests that restart the broker, alone, so they cannot disturb
-// the others. Extra arguments go to jest (npm test -- 02-work-queues). Ends with one plain line,
-// "N passed, N failed", for both runs together.
-import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+// npm test: the lesson tests, then the fault drills (each on a private node of its own), then the
+// tests that restart a broker, alone, then every README command as written (alone, last).
+// Extra arguments go to jest (npm test -- 02-work-queues). Ends with one plain line,
+// "N passed, N failed", for all the runs together.
+import { printCounts, runJest } from './jest-run.mjs';
 
-const jest = join(dirname(createRequire(import.meta.url).resolve('jest/package.json')), 'bin', 'jest.js');
 const extra = process.argv.slice(2);
-const env = {
-  ...process.env,
-  NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings`.trim(),
-};
 let status = 0;
 let passed = 0;
 let failed = 0;
-for (const project of ['lessons', 'broker-restart']) {
-  // The broker-restart files each stop or squeeze the broker: one at a time, never side by side.
-  const serial = project === 'broker-restart' ? ['--runInBand'] : [];
-  const report = join(tmpdir(), `jest-${project}-${process.pid}.json`);
-  const args = [
-    jest,
-    '--selectProjects',
-    project,
-    '--passWithNoTests',
-    '--json',
-    '--outputFile',
-    report,
-    ...serial,
-    ...extra,
-  ];
-  const result = spawnSync(process.execPath, args, { stdio: 'inherit', env });
-  status ||= result.status ?? 1;
-  try {
-    const counts = JSON.parse(readFileSync(report, 'utf8'));
-    passed += counts.numPassedTests;
-    failed += counts.numFailedTests + counts.numRuntimeErrorTestSuites;
-    rmSync(report);
-  } catch {
-    failed++; // jest did not even write its report
-  }
+for (const project of ['lessons', 'drills', 'broker-restart', 'readme']) {
+  // The broker-restart files each stop or squeeze a broker, and the README scenes use the lessons'
+  // default queue names: one file at a time, never side by side.
+  const serial = project === 'broker-restart' || project === 'readme' ? ['--runInBand'] : [];
+  const run = runJest([...extra, ...serial, '--passWithNoTests', '--selectProjects', project]);
+  status ||= run.status;
+  passed += run.passed;
+  failed += run.failed;
 }
-process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+printCounts(passed, failed);
 process.exitCode = status;
