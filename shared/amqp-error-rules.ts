@@ -64,6 +64,8 @@ function keys(error: unknown): string[] {
   )
     return ['amqp:closed'];
   if (message === 'connect ETIMEDOUT') return ['amqp:connect-timeout'];
+  // Something at that port accepted the connection but did not speak AMQP (an HTTP or database port).
+  if (message === 'Socket closed abruptly during opening handshake') return ['amqp:not-amqp'];
   if (message.startsWith('Expected amqp: or amqps: as the protocol')) return ['amqp:bad-scheme'];
   return [];
 }
@@ -164,6 +166,11 @@ export const amqpRules: RuleTable = {
       code: 'TIMEOUT',
       say: (f) =>
         `RabbitMQ${f.where} did not finish opening the connection in time: check that the host and port are RabbitMQ's AMQP port (5672), not another service's.`,
+    },
+    'amqp:not-amqp': {
+      code: 'NOT_AMQP',
+      say: (f) =>
+        `Something${f.where} closed the connection during the AMQP handshake: check that the port is RabbitMQ's AMQP port (5672), not the management UI's (15672) or another service's.`,
     },
     'amqp:bad-scheme': {
       code: 'BAD_URL',

@@ -215,6 +215,23 @@ describe('errno codes', () => {
     }
   });
 
+  test('a port that speaks another protocol (the management UI, PostgreSQL): not AMQP', async () => {
+    const database = new URL(settings().databaseUrl);
+    const postgres = `amqp://${database.hostname}:${database.port || 5432}`;
+    for (const where of [managementAuth().base.replace(/^http/, 'amqp'), postgres]) {
+      const explained = sentence(await rejection(amqp.connect(where)), 'RabbitMQ', where);
+      expect(explained.code).toBe('NOT_AMQP');
+      expect(explained.message).toMatch(/AMQP port \(5672\)/);
+    }
+  });
+
+  test('amqps:// at the plain AMQP port: not TLS', async () => {
+    const where = url.replace(/^amqp:/, 'amqps:');
+    const explained = sentence(await rejection(amqp.connect(where)), 'RabbitMQ', where);
+    expect(explained.code).toBe('NOT_TLS');
+    expect(explained.message).toMatch(/amqp:\/\//);
+  });
+
   test('the management API down: fetch reports the errno on its cause', async () => {
     const free = createServer();
     free.listen(0, '127.0.0.1');

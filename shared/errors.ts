@@ -148,6 +148,11 @@ export const networkRules: RuleTable = {
       say: (f) =>
         `${capitalise(f.service)}${f.where} closed the connection while the program was writing (EPIPE): run the program again once it answers.`,
     },
+    'errno:ERR_SSL_WRONG_VERSION_NUMBER': {
+      code: 'NOT_TLS',
+      say: (f) =>
+        `${capitalise(f.service)}${f.where} did not answer in TLS (the URL's scheme asks for it, the port does not speak it): use the plain scheme (amqp://, mqtt://) for this port, or the service's TLS port (RabbitMQ's is 5671).`,
+    },
     'errno:ERR_INVALID_URL': {
       code: 'BAD_URL',
       say: (f) =>
