@@ -334,6 +334,16 @@ describe('bad input: one sentence, non-zero exit', () => {
     expect(expectOneSentence(exit.stderr)).toEqual([]);
   });
 
+  test('a --url with an unencoded / in its password is named as --url, not AMQP_URL', async () => {
+    const exit = await runProgram('05-performance/consumer', [
+      '--url',
+      'amqp://guest:se/cret@localhost:5672',
+    ]);
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toMatch(/^--url is not a URL RabbitMQ can use \(amqp:\/\/guest:\*\*\*@/m);
+    expect(expectOneSentence(exit.stderr, 'cret')).toEqual([]);
+  });
+
   test('a broker that is not there', async () => {
     const exit = await runProgram('05-performance/producer', [
       '--url',

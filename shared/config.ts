@@ -39,12 +39,15 @@ const examples: Record<keyof typeof schemes, string> = {
   MQTT_URL: 'mqtt://localhost:1883',
 };
 
-/** The URL as given, or a CourseError (BAD_URL, exit 1) that says what is wrong without quoting the password. */
-export function checkUrl(name: keyof typeof schemes, url: string): string {
+/**
+ * The URL as given, or a CourseError (BAD_URL, exit 1) that says what is wrong without quoting the
+ * password. `given` names where it came from when that is not the variable (a --url flag).
+ */
+export function checkUrl(name: keyof typeof schemes, url: string, given: string = name): string {
   const problem = urlProblem(url, schemes[name]);
   if (!problem) return url;
   throw new CourseError(
-    `${name} is not a URL ${services[name]} can use (${maskUrl(url)}: ${problem}): write it as ${examples[name]}, with user:password@ before the host, and ${encodingHint}.`,
+    `${given} is not a URL ${services[name]} can use (${maskUrl(url)}: ${problem}): write it as ${examples[name]}, with user:password@ before the host, and ${encodingHint}.`,
     { code: 'BAD_URL' },
   );
 }

@@ -4,7 +4,7 @@
 // with a stack), and a close that waits for confirms. Consumers use keepConsuming (consume.ts).
 import { EventEmitter, once } from 'node:events';
 import amqp, { type Channel, type ConfirmChannel, type Options } from 'amqplib';
-import { maskUrl, settings, splitUrls } from './config.ts';
+import { checkUrl, maskUrl, settings, splitUrls } from './config.ts';
 import { CourseError, explain } from './errors.ts';
 import { dropSocket, FailoverConnection, skippingNode } from './failover.ts';
 import type { Log } from './logger.ts';
@@ -117,7 +117,7 @@ export class Broker extends EventEmitter {
  * comma-separated list) when given, else AMQP_URL's list. Every connect path uses this.
  */
 export function brokerUrls(flag?: string): string[] {
-  const urls = flag ? splitUrls(flag) : settings().amqpUrls;
+  const urls = flag ? splitUrls(flag).map((url) => checkUrl('AMQP_URL', url, '--url')) : settings().amqpUrls;
   if (!urls.length) throw noBroker();
   return urls;
 }
@@ -166,6 +166,20 @@ export async function connect(options: ConnectOptions = {}): Promise<Broker> {
     }
   }
   throw lastError;
+}
+
+/**
+ * For `channel.waitForConfirms().catch(refused(queue, 'the message'))`: a nack means the broker refused a
+ * message (a queue at its length limit with reject-publish, say) and it is not in the queue. One
+ * sentence that says so, instead of amqplib's "message was not confirmed".
+ */
+export function refused(queue: string, what: string) {
+  return (nack: unknown): never => {
+    throw new CourseError(
+      `RabbitMQ refused ${what} (nack): check ${queue}'s length limit, then send again.`,
+      { code: 'NACKED', cause: nack },
+    );
+  };
 }
 
 /**
