@@ -1,6 +1,6 @@
 // Send: puts one message on the queue "hello" and waits until the broker has it.
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { connect } from '../shared/connection.ts';
+import { connect, refused } from '../shared/connection.ts';
 
 export const program = defineProgram({
   name: 'send',
@@ -25,7 +25,7 @@ export async function send(
     // durable: see the README (RabbitMQ 4 deprecates non-durable queues that are not exclusive).
     await channel.assertQueue(options.queue, { durable: true });
     channel.sendToQueue(options.queue, Buffer.from(options.message));
-    await channel.waitForConfirms();
+    await channel.waitForConfirms().catch(refused(options.queue, 'the message'));
     log.info(` [x] Sent '${options.message}'`);
   } finally {
     await broker.close();

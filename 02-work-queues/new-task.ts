@@ -1,7 +1,6 @@
 // New task: sends tasks to a durable queue as persistent messages and exits once RabbitMQ confirms them all.
 import * as cli from '../shared/cli.ts';
-import { connect, sendToQueue } from '../shared/connection.ts';
-import { CourseError } from '../shared/errors.ts';
+import { connect, refused, sendToQueue } from '../shared/connection.ts';
 
 export const program = cli.defineProgram({
   name: 'new-task',
@@ -48,10 +47,7 @@ export async function newTask(
     }
     // Until the broker confirms, a task could still be lost: only then is it safe to exit. A nack means
     // the broker refused one (a full queue with a length limit, say): it is not in the queue.
-    await channel.waitForConfirms().catch((nack) => {
-      const sentence = `RabbitMQ refused some of the tasks (nack): check ${queue}'s length limit, then send again.`;
-      throw new CourseError(sentence, { code: 'NACKED', cause: nack });
-    });
+    await channel.waitForConfirms().catch(refused(queue, 'some of the tasks'));
     log.success(` [✓] RabbitMQ confirmed all ${tasks.length} task${tasks.length === 1 ? '' : 's'}.`);
     return tasks.length;
   } finally {

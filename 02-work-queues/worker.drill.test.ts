@@ -3,7 +3,7 @@
 // restart and its node's death (failover to the next node of AMQP_URL).
 import { describe, expect, test } from '@jest/globals';
 import amqp from 'amqplib';
-import { defineDrills, sendWith } from '../test/drills.ts';
+import { defineDrills, sendPastLimit, sendWith } from '../test/drills.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
 import { runProgram, start, uniqueName } from '../test/testing.ts';
 
@@ -78,31 +78,13 @@ describe('confirms', () => {
   test('new-task says "confirmed" and exits 0 only when the broker confirmed: a queue that refuses tasks ends in the nack sentence', async () => {
     // A policy makes the queue refuse (nack) what is past 10 messages; the tasks are sent in a burst,
     // so a new-task that did not wait for confirms would still say "confirmed all 50" and exit 0.
-    const queue = uniqueName('confirm-limit');
-    const policy = `${node.managementUrl}/api/policies/%2F/${queue}`;
-    const headers = {
-      authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`,
-      'content-type': 'application/json',
-    };
-    const definition = { 'max-length': 10, overflow: 'reject-publish' };
-    const body = JSON.stringify({ pattern: `^${queue}$`, definition, 'apply-to': 'queues' });
-    expect((await fetch(policy, { method: 'PUT', headers, body })).ok).toBe(true);
-    try {
-      const args = ['--queue', queue, '--queue-type', 'classic', '--count', '50', '--dots', '0'];
-      const exit = await runProgram('02-work-queues/new-task', args, env());
-      expect(exit.code).toBe(1);
-      expect(exit.stderr).not.toContain('RabbitMQ confirmed all');
-      expect(exit.stderr).toContain(
-        `RabbitMQ refused some of the tasks (nack): check ${queue}'s length limit`,
-      );
-      const connection = await amqp.connect(node.amqpUrl);
-      const channel = await connection.createChannel();
-      expect((await channel.checkQueue(queue)).messageCount).toBe(10);
-      await channel.deleteQueue(queue);
-      await connection.close();
-    } finally {
-      await fetch(policy, { method: 'DELETE', headers });
-    }
+    const { exit, queue, held } = await sendPastLimit(node, '02-work-queues/new-task', (queue) => [
+      ...['--queue', queue, '--queue-type', 'classic', '--count', '50', '--dots', '0'],
+    ]);
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).not.toContain('RabbitMQ confirmed all');
+    expect(exit.stderr).toContain(`RabbitMQ refused some of the tasks (nack): check ${queue}'s length limit`);
+    expect(held).toBe(10);
   });
 });
 

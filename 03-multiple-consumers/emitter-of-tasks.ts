@@ -1,6 +1,6 @@
 // Emitter of tasks: reads a CSV of tasks and sends one persistent message per row to a durable queue.
 import * as cli from '../shared/cli.ts';
-import { connect, sendToQueue } from '../shared/connection.ts';
+import { connect, refused, sendToQueue } from '../shared/connection.ts';
 import { offerAdminPanel } from '../shared/prompts.ts';
 import { countTasks, readTasks } from './tasks-file.ts';
 
@@ -45,7 +45,8 @@ export async function emitTasks(options: cli.Values<typeof program.flags>, { log
       sent++;
       log.info(` [x] Sent ${task.text}`);
     }
-    await channel.waitForConfirms(); // until then a task could still be lost: only now may we exit
+    // Until the broker confirms, a task could still be lost: only now may we exit. A nack: refused.
+    await channel.waitForConfirms().catch(refused(queue, 'some of the tasks'));
   } finally {
     await broker.close();
   }

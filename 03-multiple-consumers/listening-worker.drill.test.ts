@@ -4,8 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe } from '@jest/globals';
-import { defineDrills, sendWith } from '../test/drills.ts';
+import { describe, expect, test } from '@jest/globals';
+import { defineDrills, sendPastLimit, sendWith } from '../test/drills.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
 import { type Running, uniqueName } from '../test/testing.ts';
 
@@ -51,4 +51,19 @@ describe('the listening worker under faults', () => {
     },
     node,
   );
+});
+
+describe('confirms', () => {
+  test('the emitter says "confirmed" only when the broker confirmed every row: a queue that refuses rows ends in the nack sentence', async () => {
+    const file = csvOf(Array.from({ length: 50 }, (_, i) => `Task ${i + 1}.`));
+    const { exit, queue, held } = await sendPastLimit(
+      node,
+      '03-multiple-consumers/emitter-of-tasks',
+      (queue) => [...['--queue', queue, '--queue-type', 'classic', '--file', file, '--no-admin']],
+    );
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).not.toContain('confirmed them all');
+    expect(exit.stderr).toContain(`RabbitMQ refused some of the tasks (nack): check ${queue}'s length limit`);
+    expect(held).toBe(10);
+  });
 });

@@ -9,7 +9,16 @@ import type { RabbitNode } from '../scripts/rabbit-node.ts';
 import { maskUrl } from '../shared/config.ts';
 import { brokerUrl } from '../shared/connection.ts';
 import { ManagementClient } from '../shared/management.ts';
-import { eventually, type Running, runProgram, start, stopAll, uniqueName, within } from './testing.ts';
+import {
+  type Exit,
+  eventually,
+  type Running,
+  runProgram,
+  start,
+  stopAll,
+  uniqueName,
+  within,
+} from './testing.ts';
 
 export interface DrillSubject {
   /** The lesson's consumer program and the connection name it gives itself for a --name. */
@@ -52,6 +61,29 @@ export async function connectionNamed(managementUrl: string, name: string): Prom
 export async function closeConnection(managementUrl: string, name: string): Promise<void> {
   if (!(await new ManagementClient({ url: managementUrl, vhost: '/' }).closeConnection(name)))
     throw new Error(`the connection '${name}' was gone before the drill could close it`);
+}
+
+/**
+ * Runs a sending program against a queue of its own that a policy makes refuse (nack) what is past
+ * 10 messages, as a full queue with reject-publish does. Resolves with the program's exit and how
+ * many messages the queue held; the queue and the policy are removed after.
+ */
+export async function sendPastLimit(
+  node: RabbitNode,
+  program: string,
+  args: (queue: string) => string[],
+): Promise<{ exit: Exit; queue: string; held: number }> {
+  const queue = uniqueName('refusing');
+  const policy = `refuse-${queue}`;
+  const definition = JSON.stringify({ 'max-length': 10, overflow: 'reject-publish' });
+  await node.ctl(['set_policy', policy, `^${queue}$`, definition, '--apply-to', 'queues']);
+  try {
+    const env = { AMQP_URL: node.amqpUrl, RABBITMQ_MANAGEMENT_URL: node.managementUrl };
+    const exit = await runProgram(program, args(queue), env);
+    return { exit, queue, held: await messagesIn(node.amqpUrl, queue) };
+  } finally {
+    await node.ctl(['clear_policy', policy]);
+  }
 }
 
 async function messagesIn(url: string, queue: string, remove = true): Promise<number> {
