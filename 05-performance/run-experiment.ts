@@ -190,6 +190,10 @@ function start(
   );
   const stop = () => child.kill('SIGINT');
   signal.addEventListener('abort', stop, { once: true });
+  // A second Ctrl+C ends this process at once (process.exit), and the children, in their own group,
+  // would run on unseen: they get a SIGTERM, their second interrupt, and end at once as well.
+  const orphaned = () => child.kill('SIGTERM');
+  process.once('exit', orphaned);
   const file = createWriteStream(stdoutFile);
   const written = once(file, 'close'); // listened for now: it may close before the child's 'close'
   let stderr = '';
@@ -203,6 +207,7 @@ function start(
   const done = (async () => {
     const [code] = (await once(child, 'close')) as [number | null];
     signal.removeEventListener('abort', stop);
+    process.off('exit', orphaned);
     await written.catch(() => {});
     if (code !== 0 && !(code === 130 && signal.aborted)) {
       const sentence =
