@@ -206,9 +206,34 @@ export async function check(
   return all;
 }
 
+const usage = `Usage: npm run check [-- NN …]
+Checks that what each lesson's README promises holds here: ✓ or ✗ with a hint, saved as progress.
+  npm run check              every lesson (lesson 07 starts its own three-node cluster)
+  npm run check -- 01        one lesson
+  npm run check -- 02 03     several (02,03 works too)
+`;
+
+/** The lesson numbers asked for ('02 03' or '02,03'), or 'help'; anything else is refused. */
+function lessonArgs(argv: string[]): string[] | 'help' {
+  if (argv.some((arg) => arg === '--help' || arg === '-h')) return 'help';
+  const numbers = argv.flatMap((arg) => arg.split(',')).filter(Boolean);
+  const bad = numbers.find((arg) => !/^\d+$/.test(arg));
+  if (bad !== undefined)
+    throw new CourseError(
+      `'${bad}' is not a lesson number: run npm run check -- 01 (or 02 03; nothing after -- checks every lesson).`,
+      { code: 'USAGE', exitCode: 2 },
+    );
+  return numbers;
+}
+
 if (isEntryPoint(import.meta)) {
   try {
-    const results = await check(process.argv.slice(2).filter((arg) => /^\d+$/.test(arg)));
+    const numbers = lessonArgs(process.argv.slice(2));
+    if (numbers === 'help') {
+      process.stdout.write(usage);
+      process.exit(0);
+    }
+    const results = await check(numbers);
     const passed = Object.values(results).reduce((sum, r) => sum + r.passed, 0);
     const failed = Object.values(results).reduce((sum, r) => sum + r.failed, 0);
     process.stderr.write(`\n${passed} passed, ${failed} failed\n`);

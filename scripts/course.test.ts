@@ -1,6 +1,6 @@
 // The course around the lessons: the menu, the checks and their hints, the hand-in, the screenshots.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -68,6 +68,20 @@ describe('npm run check', () => {
       menu.kill('SIGKILL');
     }
     expect(menu.stdout).toContain('No desktop viewer here: read 01-hello-world/README.md in your editor');
+  });
+
+  test('--help prints the usage and checks nothing; a word that is not a lesson number is refused', async () => {
+    const progress = join(scratch(), 'p.json');
+    const help = await runProgram('scripts/check', ['--help'], { COURSE_PROGRESS_FILE: progress });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: npm run check/);
+    expect(help.stderr).not.toMatch(/Lesson \d\d/);
+    const bad = await runProgram('scripts/check', ['01,two'], { COURSE_PROGRESS_FILE: progress });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe(
+      "'two' is not a lesson number: run npm run check -- 01 (or 02 03; nothing after -- checks every lesson).",
+    );
+    expect(existsSync(progress)).toBe(false);
   });
 
   test('a lesson whose behaviour holds passes, ✓ for each promise', async () => {
