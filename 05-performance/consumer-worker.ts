@@ -13,6 +13,8 @@ import type { WorkerContext } from './threads.ts';
 
 export interface ConsumerWorkerOptions {
   urls: string[];
+  /** Where the URLs came from (--url or AMQP_URL), for sentences. */
+  setting: string;
   queue: string;
   queueType: string;
   prefetch: number;
@@ -127,7 +129,7 @@ export default async function consumeWorker(
     });
   }
 
-  let broker: Broker = await connect({ urls: options.urls, name });
+  let broker: Broker = await connect({ urls: options.urls, setting: options.setting, name });
   try {
     for (;;) {
       let channel: Channel | undefined;
@@ -151,7 +153,13 @@ export default async function consumeWorker(
       warn(`${name}: lost the connection after ${result.consumed} messages; reconnecting…`);
       await broker.close();
       // A broker restart takes seconds; a minute without any node answering ends the run.
-      const next = await reconnect({ urls: options.urls, name, signal, giveUpSeconds: 60 });
+      const next = await reconnect({
+        urls: options.urls,
+        setting: options.setting,
+        name,
+        signal,
+        giveUpSeconds: 60,
+      });
       if (!next) break; // Ctrl+C while reconnecting
       broker = next;
       result.reconnects++;

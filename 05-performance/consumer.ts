@@ -1,7 +1,7 @@
 // Consumer: takes messages with manual acks as fast as at-least-once allows, from N worker threads
 // (consumer-worker.ts), and writes a CSV of message_id,received_at,acked_at to stdout.
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { brokerUrls } from '../shared/connection.ts';
+import { brokerTarget } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
 import type { ConsumerResult, ConsumerWorkerOptions } from './consumer-worker.ts';
 import { queueFlags } from './queue.ts';
@@ -49,7 +49,7 @@ type Options = Values<typeof program.flags>;
 export async function consume(options: Options, { log, signal }: RunContext): Promise<ConsumerResult[]> {
   const worker: ConsumerWorkerOptions = {
     ...options,
-    urls: brokerUrls(options.url),
+    ...brokerTarget(options.url),
     counter: new SharedArrayBuffer(4),
   };
   const plural = options.workers > 1 ? 's' : '';

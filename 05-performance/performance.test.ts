@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
 import { launchBrowser } from '../scripts/browser.ts';
+import { brokerUrls } from '../shared/connection.ts';
 import { repoRoot } from '../shared/logger.ts';
 import { ManagementClient } from '../shared/management.ts';
 import { expectOneSentence, runProgram, uniqueName, useTestBroker } from '../test/testing.ts';
@@ -342,6 +343,18 @@ describe('bad input: one sentence, non-zero exit', () => {
     expect(exit.code).toBe(1);
     expect(exit.stderr).toMatch(/^--url is not a URL RabbitMQ can use \(amqp:\/\/guest:\*\*\*@/m);
     expect(expectOneSentence(exit.stderr, 'cret')).toEqual([]);
+  });
+
+  test('a wrong password in --url: the sentence sends the learner to --url, not AMQP_URL', async () => {
+    const url = new URL(brokerUrls()[0]!);
+    url.username = 'guest';
+    url.password = 'wrong-SECRET';
+    const exit = await runProgram('05-performance/producer', ['--url', url.href, '--count', '1']);
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toMatch(
+      /refused the login for user 'guest': check the user name and password in --url /,
+    );
+    expect(expectOneSentence(exit.stderr, 'SECRET')).toEqual([]);
   });
 
   test('a broker that is not there', async () => {

@@ -13,6 +13,8 @@ import type { WorkerContext } from './threads.ts';
 
 export interface ProducerWorkerOptions {
   urls: string[];
+  /** Where the URLs came from (--url or AMQP_URL), for sentences. */
+  setting: string;
   queue: string;
   queueType: string;
   runId: string;
@@ -141,7 +143,7 @@ export default async function produceWorker(
     }
   }
 
-  let broker: Broker = await connect({ urls: options.urls, name });
+  let broker: Broker = await connect({ urls: options.urls, setting: options.setting, name });
   try {
     while (unfinished() && !(signal.aborted && inFlight === 0)) {
       let channel: ConfirmChannel | undefined;
@@ -167,7 +169,13 @@ export default async function produceWorker(
       );
       await broker.close();
       // A broker restart takes seconds; a minute without any node answering ends the run.
-      const next = await reconnect({ urls: options.urls, name, signal, giveUpSeconds: 60 });
+      const next = await reconnect({
+        urls: options.urls,
+        setting: options.setting,
+        name,
+        signal,
+        giveUpSeconds: 60,
+      });
       if (!next) break; // Ctrl+C while reconnecting
       broker = next;
       result.reconnects++;

@@ -1,7 +1,7 @@
 // Producer: publishes persistent messages with confirms as fast as at-least-once allows, from N
 // worker threads (producer-worker.ts), and writes a CSV of message_id,sent_at,acked_at to stdout.
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { brokerUrls } from '../shared/connection.ts';
+import { brokerTarget } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
 import type { ProducerResult, ProducerWorkerOptions } from './producer-worker.ts';
 import { queueFlags } from './queue.ts';
@@ -48,7 +48,7 @@ type Options = Values<typeof program.flags>;
 export async function produce(options: Options, { log, signal }: RunContext): Promise<ProducerResult[]> {
   const worker: ProducerWorkerOptions = {
     ...options,
-    urls: brokerUrls(options.url),
+    ...brokerTarget(options.url),
     runId: options.runId ?? `p${Math.random().toString(36).slice(2, 8)}`,
   };
   const results = await runWorkers<ProducerWorkerOptions, ProducerResult>({

@@ -82,19 +82,19 @@ export const amqpRules: RuleTable = {
       code: 'ACCESS_REFUSED',
       say: (f) => {
         const user = f.url ? urlUser(f.url) : undefined;
-        return `RabbitMQ${f.where} refused the login${user ? ` for user '${user}'` : ''}: check the user name and password in AMQP_URL (the guest user only works from localhost; create another user for remote access).`;
+        return `RabbitMQ${f.where} refused the login${user ? ` for user '${user}'` : ''}: check the user name and password in ${f.setting} (the guest user only works from localhost; create another user for remote access).`;
       },
     },
     'amqp:channel:403': {
       code: 'ACCESS_REFUSED',
       say: (f) =>
-        `RabbitMQ refused the operation (${f.detail}): the user in AMQP_URL may not do this here; grant it (rabbitmqctl set_permissions) or change what the program asks.`,
+        `RabbitMQ refused the operation (${f.detail}): the user in ${f.setting} may not do this here; grant it (rabbitmqctl set_permissions) or change what the program asks.`,
     },
     'amqp:connection:530': {
       code: 'UNKNOWN_VHOST',
       say: (f) => {
-        const vhost = f.url ? urlVhost(f.url) : 'named in AMQP_URL';
-        return `RabbitMQ${f.where} refused the virtual host '${vhost}': it does not exist or the user may not use it; create it (rabbitmqctl add_vhost ${vhost}) or fix the path at the end of AMQP_URL.`;
+        const vhost = f.url ? urlVhost(f.url) : `named in ${f.setting}`;
+        return `RabbitMQ${f.where} refused the virtual host '${vhost}': it does not exist or the user may not use it; create it (rabbitmqctl add_vhost ${vhost}) or fix the path at the end of ${f.setting}.`;
       },
     },
     'amqp:404:queue': {
@@ -174,8 +174,8 @@ export const amqpRules: RuleTable = {
     },
     'amqp:bad-scheme': {
       code: 'BAD_URL',
-      say: () =>
-        `AMQP_URL is not a URL RabbitMQ can use: write it as amqp://localhost:5672, with user:password@ before the host, and ${encodingHint}.`,
+      say: (f) =>
+        `${f.setting} is not a URL RabbitMQ can use: write it as amqp://localhost:5672, with user:password@ before the host, and ${encodingHint}.`,
     },
   },
 };

@@ -14,6 +14,8 @@ export type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 export interface ConnectOptions {
   /** Nodes to try in turn; default AMQP_URL's list. */
   urls?: string[];
+  /** Where `urls` came from, for sentences ("check the password in --url"); default AMQP_URL. */
+  setting?: string;
   /**
    * Reconnect after the connection drops: amqplib's recovery on the same node, then the next node
    * of the list when that one stays down. Consumers want this.
@@ -122,6 +124,11 @@ export function brokerUrls(flag?: string): string[] {
   return urls;
 }
 
+/** The nodes and where they came from, for connect() and reconnect(): a --url flag, else AMQP_URL. */
+export function brokerTarget(flag?: string): { urls: string[]; setting: string } {
+  return { urls: brokerUrls(flag), setting: flag ? '--url' : 'AMQP_URL' };
+}
+
 const noBroker = () =>
   new CourseError('No broker given: pass --url amqp://host:5672 or set AMQP_URL.', {
     code: 'USAGE',
@@ -148,7 +155,12 @@ export async function connect(options: ConnectOptions = {}): Promise<Broker> {
     clientProperties: { connection_name: options.name ?? process.argv[1]?.split('/').pop() ?? 'course' },
   };
   if (options.recover) {
-    const connection = await FailoverConnection.open({ urls, socketOptions, log: options.log });
+    const connection = await FailoverConnection.open({
+      urls,
+      socketOptions,
+      log: options.log,
+      setting: options.setting,
+    });
     const broker = new Broker(connection as unknown as Model, connection.url, true);
     broker.on('disconnect', (err: Error) =>
       options.log?.warn(`Lost the connection to ${maskUrl(broker.url)} (${err.message}); reconnecting…`),
@@ -160,7 +172,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Broker> {
     try {
       return new Broker((await amqp.connect(url, socketOptions)) as unknown as Model, url, false);
     } catch (error) {
-      lastError = explain(error, { service: 'RabbitMQ', url });
+      lastError = explain(error, { service: 'RabbitMQ', url, setting: options.setting });
       const next = urls[i + 1];
       if (next) options.log?.warn(skippingNode(url, error, next));
     }

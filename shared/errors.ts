@@ -41,6 +41,8 @@ export interface ErrorContext {
   service?: Service;
   /** The URL we were talking to; always masked before it is printed. */
   url?: string;
+  /** Where that URL came from, when not the service's variable (a program's --url flag). */
+  setting?: string;
 }
 
 /** What a row's sentence may use. Every text in here is already masked. */
@@ -50,6 +52,8 @@ export interface Facts {
   where: string;
   /** The unmasked URL, for rows that read its user or vhost (never print it whole). */
   url?: string;
+  /** Where the URL came from: AMQP_URL, DATABASE_URL… or a flag (--url). */
+  setting: string;
   /** The error's own message. */
   message: string;
   /** The peer's own words where it sent some (AMQP reply text, PostgreSQL's message). */
@@ -128,12 +132,12 @@ export const networkRules: RuleTable = {
     'errno:ENOTFOUND': {
       code: 'HOST_NOT_FOUND',
       say: (f) =>
-        `The host in the URL for ${f.service}${f.where} was not found: check the host name in ${urlSetting[f.service]}, or use localhost.`,
+        `The host in the URL for ${f.service}${f.where} was not found: check the host name in ${f.setting}, or use localhost.`,
     },
     'errno:EAI_AGAIN': {
       code: 'HOST_NOT_FOUND',
       say: (f) =>
-        `The host in the URL for ${f.service}${f.where} could not be looked up (DNS did not answer): check the host name in ${urlSetting[f.service]}, or use localhost.`,
+        `The host in the URL for ${f.service}${f.where} could not be looked up (DNS did not answer): check the host name in ${f.setting}, or use localhost.`,
     },
     'errno:ETIMEDOUT': { code: 'TIMEOUT', say: (f) => unreachable(f, 'ETIMEDOUT') },
     'errno:EHOSTUNREACH': { code: 'TIMEOUT', say: (f) => unreachable(f, 'EHOSTUNREACH') },
@@ -156,7 +160,7 @@ export const networkRules: RuleTable = {
     'errno:ERR_INVALID_URL': {
       code: 'BAD_URL',
       say: (f) =>
-        `${urlSetting[f.service]} is not a URL ${f.service} can use${f.where ? ` (${f.where.slice(4)})` : ''}: write it as scheme://host:port, with user:password@ before the host, and ${encodingHint}.`,
+        `${f.setting} is not a URL ${f.service} can use${f.where ? ` (${f.where.slice(4)})` : ''}: write it as scheme://host:port, with user:password@ before the host, and ${encodingHint}.`,
     },
   },
 };
@@ -214,6 +218,7 @@ export function explain(error: unknown, context: ErrorContext = {}): CourseError
       const detail = maskSecrets(table.detail?.(error) ?? message);
       const facts: Facts = {
         service,
+        setting: context.setting ?? urlSetting[service],
         where,
         message,
         detail,

@@ -10,6 +10,8 @@ import type { Log } from './logger.ts';
 
 export interface FailoverOptions {
   urls: string[];
+  /** Where the list came from, for sentences: AMQP_URL, or a program's --url. */
+  setting?: string;
   socketOptions: Options.Connect & Record<string, unknown>;
   log?: Log;
   /** Attempts on one node, after the first, before trying the next one. */
@@ -54,7 +56,7 @@ export class FailoverConnection extends EventEmitter {
         connection.use(index, await connection.dial(url, 0));
         return connection;
       } catch (error) {
-        lastError = explain(error, { service: 'RabbitMQ', url });
+        lastError = explain(error, { service: 'RabbitMQ', url, setting: options.setting });
         const next = options.urls[index + 1];
         if (next) options.log?.warn(skippingNode(url, error, next));
       }
@@ -89,13 +91,13 @@ export class FailoverConnection extends EventEmitter {
 
   private moveOn(err: Error): Promise<RecoveringChannelModel | undefined> {
     this.moving ??= (async () => {
-      const { urls, log, retriesPerNode = 3, giveUpAfterMs = 300_000 } = this.options;
+      const { urls, log, retriesPerNode = 3, giveUpAfterMs = 300_000, setting = 'AMQP_URL' } = this.options;
       this.lostAt ||= Date.now();
       let reason = err;
       while (!this.stopped) {
         if (Date.now() - this.lostAt > giveUpAfterMs) {
           const error = new CourseError(
-            `Lost the connection to RabbitMQ and no node of AMQP_URL answered for ${Math.round(giveUpAfterMs / 1000)} s (last: ${explain(reason, { url: this.url }).message.replace(/\.$/, '')}).`,
+            `Lost the connection to RabbitMQ and no node of ${setting} answered for ${Math.round(giveUpAfterMs / 1000)} s (last: ${explain(reason, { url: this.url, setting }).message.replace(/\.$/, '')}).`,
             { code: 'RECONNECT_FAILED', cause: reason },
           );
           this.emit('reconnect-failed', error);

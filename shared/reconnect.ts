@@ -11,6 +11,8 @@ import { CourseError } from './errors.ts';
 export interface ReconnectOptions {
   /** The nodes to try; default AMQP_URL's list. */
   urls?: string[];
+  /** Where `urls` came from, for sentences; default AMQP_URL. */
+  setting?: string;
   /** Shown in the management UI's Connections tab. */
   name: string;
   signal: AbortSignal;
@@ -26,7 +28,7 @@ export async function reconnect(options: ReconnectOptions): Promise<Broker | und
   let lastError: unknown;
   for (let wait = 100; !signal.aborted; wait = Math.min(wait * 2, 2000)) {
     try {
-      return await connect({ urls, name: options.name, timeoutSeconds: 5 });
+      return await connect({ urls, setting: options.setting, name: options.name, timeoutSeconds: 5 });
     } catch (error) {
       lastError = error;
     }
