@@ -129,7 +129,8 @@ export default async function consumeWorker(
     });
   }
 
-  let broker: Broker = await connect({ urls: options.urls, setting: options.setting, name });
+  const nodes = { urls: options.urls, setting: options.setting };
+  let broker: Broker = await connect({ ...nodes, name });
   try {
     for (;;) {
       let channel: Channel | undefined;
@@ -153,13 +154,7 @@ export default async function consumeWorker(
       warn(`${name}: lost the connection after ${result.consumed} messages; reconnecting…`);
       await broker.close();
       // A broker restart takes seconds; a minute without any node answering ends the run.
-      const next = await reconnect({
-        urls: options.urls,
-        setting: options.setting,
-        name,
-        signal,
-        giveUpSeconds: 60,
-      });
+      const next = await reconnect({ ...nodes, name, signal, giveUpSeconds: 60 });
       if (!next) break; // Ctrl+C while reconnecting
       broker = next;
       result.reconnects++;

@@ -143,7 +143,8 @@ export default async function produceWorker(
     }
   }
 
-  let broker: Broker = await connect({ urls: options.urls, setting: options.setting, name });
+  const nodes = { urls: options.urls, setting: options.setting };
+  let broker: Broker = await connect({ ...nodes, name });
   try {
     while (unfinished() && !(signal.aborted && inFlight === 0)) {
       let channel: ConfirmChannel | undefined;
@@ -169,13 +170,7 @@ export default async function produceWorker(
       );
       await broker.close();
       // A broker restart takes seconds; a minute without any node answering ends the run.
-      const next = await reconnect({
-        urls: options.urls,
-        setting: options.setting,
-        name,
-        signal,
-        giveUpSeconds: 60,
-      });
+      const next = await reconnect({ ...nodes, name, signal, giveUpSeconds: 60 });
       if (!next) break; // Ctrl+C while reconnecting
       broker = next;
       result.reconnects++;
