@@ -1,4 +1,4 @@
-// For the fault tests only: a TCP proxy between a program and Mosquitto that a test can cut (a
+// For the fault tests only: a TCP proxy between a program and Mosquitto (or PostgreSQL) that a test can cut (a
 // reset mid-batch), hold (the broker's answers stop coming back), silence (a broker that accepts
 // and never answers) or refuse (the broker is down), then let through again.
 import { once } from 'node:events';
@@ -7,7 +7,9 @@ import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 type Mode = 'forward' | 'refuse' | 'silent';
 
 export interface FaultProxy {
+  /** mqtt://127.0.0.1:<port>; for PostgreSQL, put `port` in DATABASE_URL. */
   url: string;
+  port: number;
   /** Resets every open connection, as a broker crash or a network fault would. */
   cut(): void;
   /** Stops passing the broker's answers back; resolves once the program has sent more after that. */
@@ -56,6 +58,7 @@ export async function faultProxy(targetPort: number, targetHost = '127.0.0.1'): 
 
   return {
     url: `mqtt://127.0.0.1:${port}`,
+    port,
     cut() {
       holding = false;
       for (const pair of pairs) {

@@ -3,8 +3,9 @@
 // or silences, and with --pause-before-commit (the window between PUBACK and COMMIT held open).
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, test } from '@jest/globals';
+import { settings } from '../shared/config.ts';
 import { connectDatabase } from '../shared/postgres.ts';
-import { expectOneSentence, runProgram, start } from '../test/testing.ts';
+import { eventually, expectOneSentence, runProgram, start } from '../test/testing.ts';
 import { type FaultProxy, faultProxy } from './fault-proxy.ts';
 import {
   countJobs,
@@ -68,16 +69,9 @@ describe('the publisher and its services fail mid-batch: nothing lost, duplicate
     const { schema, topic, filter } = scene('pgkill');
     await enqueueJobs(schema, 1000, '--topic', topic);
     const subscriber = await listen(filter);
-    const running = pausedPublisher(
-      schema,
-      '--name',
-      'T',
-      '--lanes',
-      '1',
-      '--pause-before-commit',
-      '3',
-      '--exit-when-idle',
-    );
+    const running = pausedPublisher(schema, [
+      ...['--name', 'T', '--lanes', '1', '--pause-before-commit', '3', '--exit-when-idle'],
+    ]);
     await running.waitFor(/\[‖\] 100 jobs published and acknowledged/);
     const db = await connectDatabase();
     const { rows } = await db.query(
@@ -98,11 +92,53 @@ describe('the publisher and its services fail mid-batch: nothing lost, duplicate
     expect(await countJobs(schema)).toBe(0);
   });
 
+  test('the COMMIT reached PostgreSQL but its answer was lost: the batch is counted once, and not published again', async () => {
+    const { schema, topic, filter } = scene('commitlost');
+    await enqueueJobs(schema, 500, '--topic', topic);
+    const subscriber = await listen(filter);
+    const database = new URL(settings().databaseUrl);
+    proxy = await faultProxy(Number(database.port || 5432), database.hostname);
+    database.host = `127.0.0.1:${proxy.port}`;
+    const running = pausedPublisher(
+      schema,
+      ['--name', 'C', '--lanes', '1', '--pause-before-commit', '2', '--exit-when-idle'],
+      { DATABASE_URL: database.href },
+    );
+    await running.waitFor(/\[‖\] 100 jobs published and acknowledged/);
+    const sent = proxy.holdAnswers(); // from now on PostgreSQL's answers stop at the proxy
+    running.enter();
+    await sent; // the COMMIT is on its way
+    await eventually(
+      async () => ((await countJobs(schema)) === 300 ? true : undefined),
+      'the COMMIT applied',
+    );
+    proxy.cut(); // its answer never arrives
+    const exit = await running.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.stderr).toMatch(/lane 1: the connection went during the COMMIT of 100 jobs/);
+    expect(exit.stderr).toMatch(
+      /that COMMIT had reached PostgreSQL: the 100 jobs are processed, and counted/,
+    );
+    expect(exit.stderr).toMatch(/ C: 500 jobs published in \d+ reads/);
+    expect(exit.stderr).not.toMatch(/rolled back/);
+    await subscriber.drain(topic);
+    await subscriber.stop();
+    expect([subscriber.unique(), subscriber.duplicates()]).toEqual([500, 0]);
+    expect(await countJobs(schema)).toBe(0);
+  });
+
   test('a publisher SIGKILLed between PUBACK and COMMIT: its batch stays due, and the next publisher sends it again', async () => {
     const { schema, topic, filter } = scene('killwindow');
     await enqueueJobs(schema, 500, '--topic', topic);
     const subscriber = await listen(filter);
-    const doomed = pausedPublisher(schema, '--name', 'Doomed', '--lanes', '1', '--pause-before-commit', '2');
+    const doomed = pausedPublisher(schema, [
+      '--name',
+      'Doomed',
+      '--lanes',
+      '1',
+      '--pause-before-commit',
+      '2',
+    ]);
     await doomed.waitFor(/\[‖\] 100 jobs published and acknowledged/);
     doomed.kill('SIGKILL');
     await doomed.exited;

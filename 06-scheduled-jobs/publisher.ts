@@ -116,6 +116,8 @@ interface Job {
   topic: string;
   payload: string;
   fire_ms: number;
+  /** The claiming transaction: after a COMMIT whose answer was lost, PostgreSQL says how it ended. */
+  txid: string;
 }
 
 /** What the broker said about a batch: the jobs it refused (and why), and how many nobody heard. */
@@ -155,7 +157,8 @@ function claimStatement(options: Options): { text: string; values: unknown[] } {
       ORDER BY fire_at
       LIMIT $1
       FOR UPDATE SKIP LOCKED)
-    RETURNING id, topic, payload, (extract(epoch FROM fire_at) * 1000)::float8 AS fire_ms`;
+    RETURNING id, topic, payload, (extract(epoch FROM fire_at) * 1000)::float8 AS fire_ms,
+      txid_current()::text AS txid`;
   const values = [
     options.jobsPerRead,
     options.name,
@@ -232,12 +235,23 @@ async function pauseBeforeCommit(jobs: number, log: Log, signal: AbortSignal): P
   if (signal.aborted) throw new CourseError('Interrupted before COMMIT.', { code: 'INTERRUPTED' });
 }
 
-/** A batch that failed: which service failed it (already one sentence), and how many jobs it held. */
+/** A batch whose COMMIT was sent but never answered: it may have committed, or not. */
+interface Unanswered {
+  txid: string;
+  jobs: number;
+  verdict: Verdict;
+}
+
+/**
+ * A batch that failed: which service failed it (already one sentence), how many jobs it held, and,
+ * when the connection went during its COMMIT, what is needed to ask PostgreSQL how it ended.
+ */
 class BatchFailed extends Error {
   constructor(
     readonly service: 'MQTT' | 'PostgreSQL',
     readonly error: CourseError,
     readonly jobs: number,
+    readonly unanswered?: Unanswered,
   ) {
     super(error.message, { cause: error });
   }
@@ -259,6 +273,7 @@ async function transfer(lane: Lane, batchNumber: () => number): Promise<Job[]> {
   const mqtt = await lane.link.client();
   let service: BatchFailed['service'] = 'PostgreSQL';
   let jobs: Job[] = [];
+  let unanswered: Unanswered | undefined;
   try {
     await db.query('BEGIN');
     jobs = await claim(db, options, tally);
@@ -273,6 +288,7 @@ async function transfer(lane: Lane, batchNumber: () => number): Promise<Job[]> {
     if (batchNumber() === options.pauseBeforeCommit)
       await pauseBeforeCommit(jobs.length, lane.log, lane.signal);
     // Only now, with every job acknowledged by the broker, do they count as processed.
+    unanswered = { txid: jobs[0]!.txid, jobs: jobs.length, verdict };
     await db.query('COMMIT');
     tally.committed(jobs.length, verdict.unheard, verdict.refused.length);
     reportRefused(lane, verdict.refused);
@@ -284,7 +300,7 @@ async function transfer(lane: Lane, batchNumber: () => number): Promise<Job[]> {
         ? explainMqtt(lastMqttError(mqtt) ?? error, mqttUrlOf(mqtt))
         : explainPostgresError(error, settings().databaseUrl);
     if (service === 'MQTT') lane.link.lost(mqtt);
-    throw new BatchFailed(service, explained, jobs.length);
+    throw new BatchFailed(service, explained, jobs.length, unanswered);
   }
 }
 
@@ -324,10 +340,17 @@ async function recover(lane: Lane, failure: BatchFailed): Promise<void> {
       : connectionLost(failure.error.cause);
   if (lane.signal.aborted) return; // Ctrl+C, or another lane failed for good: the loop ends
   if (!retryable) throw failure.error;
-  lane.tally.rolledBack++;
-  lane.log.warn(
-    ` [!] lane ${lane.number}: batch of ${failure.jobs} jobs rolled back (they stay due): ${failure.error.message.replace(/: .*$/, '')}; reconnecting to ${failure.service}…`,
-  );
+  const why = failure.error.message.replace(/: .*$/, '');
+  if (failure.unanswered) {
+    lane.log.warn(
+      ` [!] lane ${lane.number}: the connection went during the COMMIT of ${failure.jobs} jobs (${why}); reconnecting to PostgreSQL to ask whether it committed…`,
+    );
+  } else {
+    lane.tally.rolledBack++;
+    lane.log.warn(
+      ` [!] lane ${lane.number}: batch of ${failure.jobs} jobs rolled back (they stay due): ${why}; reconnecting to ${failure.service}…`,
+    );
+  }
   try {
     if (failure.service === 'PostgreSQL') {
       await lane.db.end().catch(() => {});
@@ -337,6 +360,7 @@ async function recover(lane: Lane, failure: BatchFailed): Promise<void> {
         () => openLaneDatabase(lane.options, lane.number),
         connectionLost,
       );
+      if (failure.unanswered) await settleUnanswered(lane, failure.unanswered, why);
     } else {
       await lane.link.client(); // rejects with one sentence if the broker does not come back in time
     }
@@ -346,6 +370,36 @@ async function recover(lane: Lane, failure: BatchFailed): Promise<void> {
     throw error;
   }
   lane.log.info(` [*] lane ${lane.number}: reconnected to ${failure.service}; carrying on.`);
+}
+
+/**
+ * A COMMIT whose answer was lost may have committed: PostgreSQL knows (txid_status). Committed, its
+ * jobs are processed and counted; else they stay due and go out again. Never counted twice, never
+ * left out.
+ */
+async function settleUnanswered(lane: Lane, batch: Unanswered, why: string): Promise<void> {
+  const status = await transactionStatus(lane.db, batch.txid, lane.signal);
+  if (status === 'committed') {
+    lane.tally.committed(batch.jobs, batch.verdict.unheard, batch.verdict.refused.length);
+    reportRefused(lane, batch.verdict.refused);
+    lane.log.info(
+      ` [*] lane ${lane.number}: that COMMIT had reached PostgreSQL: the ${batch.jobs} jobs are processed, and counted.`,
+    );
+    return;
+  }
+  lane.tally.rolledBack++;
+  lane.log.warn(` [!] lane ${lane.number}: batch of ${batch.jobs} jobs rolled back (they stay due): ${why}.`);
+}
+
+/** 'committed', 'aborted', or 'in progress' while the old backend has not yet noticed it lost us. */
+async function transactionStatus(db: Client, txid: string, signal: AbortSignal): Promise<string> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const { rows } = await db.query<{ status: string | null }>('SELECT txid_status($1) AS status', [txid]);
+    const status = rows[0]?.status ?? 'unknown';
+    if (status !== 'in progress' || performance.now() > deadline || signal.aborted) return status;
+    await sleep(50, undefined, { signal }).catch(() => {});
+  }
 }
 
 /** A lane: claim → publish → commit, again and again, until idle, stopped, or failed for good. */

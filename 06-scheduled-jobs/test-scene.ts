@@ -18,11 +18,16 @@ const sessions: string[] = [];
 const withStdin = new Set<Running>();
 
 /** Call once per test file: kills what a test left running, drops its schemas and MQTT sessions. */
+const listeners = new Set<Listener>();
+
 export function useScenes(): void {
   afterEach(async () => {
     for (const running of withStdin) running.kill('SIGKILL');
     await Promise.all([...withStdin].map((running) => running.exited));
     withStdin.clear();
+    // A test that failed before stopping its subscriber: an open MQTT client keeps Jest from exiting.
+    await Promise.all([...listeners].map((listener) => listener.stop().catch(() => {})));
+    listeners.clear();
     await stopAll();
   });
   afterAll(async () => {
@@ -118,7 +123,7 @@ export async function listen(filter: string, qos = '0'): Promise<Listener> {
   );
   await subscribed;
   const jobs = () => arrivals.filter((arrival) => !arrival.id.startsWith('end-'));
-  return {
+  const listener: Listener = {
     arrivals,
     unique: () => new Set(jobs().map((arrival) => arrival.id)).size,
     duplicates: () => jobs().length - new Set(jobs().map((arrival) => arrival.id)).size,
@@ -135,13 +140,19 @@ export async function listen(filter: string, qos = '0'): Promise<Listener> {
       await summary;
     },
   };
+  listeners.add(listener);
+  return listener;
 }
 
 export const publisher = (schema: string, ...flags: string[]): Running =>
   start('06-scheduled-jobs/publisher', ['--schema', schema, '--status-seconds', '0.5', ...flags]);
 
 /** A publisher whose stdin the test holds, for --pause-before-commit. */
-export function pausedPublisher(schema: string, ...flags: string[]): Running & { enter(): void } {
+export function pausedPublisher(
+  schema: string,
+  flags: string[],
+  env: NodeJS.ProcessEnv = {},
+): Running & { enter(): void } {
   const child = spawn(
     process.execPath,
     [
@@ -156,7 +167,7 @@ export function pausedPublisher(schema: string, ...flags: string[]): Running & {
     ],
     {
       cwd: repoRoot,
-      env: { ...process.env, NODE_OPTIONS: '', FORCE_COLOR: '0' },
+      env: { ...process.env, NODE_OPTIONS: '', FORCE_COLOR: '0', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     },
   );
