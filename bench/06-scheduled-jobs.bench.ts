@@ -1,7 +1,8 @@
 // Lesson 06's publisher, with Mosquitto as installed at MQTT_URL: jobs per minute for one
 // publisher at 100 and 1,000 jobs per read and for five side by side, each with the default lanes
-// next to a one-lane run and a raw pg + mqtt.js baseline with the same lanes in the same session,
-// counted by an independent subscriber's clock; then
+// next to a one-lane run, a raw pg + mqtt.js baseline with the same lanes, and the MQTT leg alone
+// with no database (the machine's ceiling), in the same session, counted by an independent
+// subscriber's clock; then
 // what the claim costs, and what jobs_due's dead entries do until VACUUM.
 // BENCH_NODELAY=1 adds the same runs against a Mosquitto of the bench's own (port 1884) with
 // set_tcp_nodelay true, stopped afterwards; the Mosquitto at MQTT_URL is never reconfigured.
@@ -57,17 +58,33 @@ interface Scenario {
   publishers: number;
   perRead: number;
   lanes: number;
-  /** The lesson's publisher, or the raw pg + mqtt.js baseline (bench/raw/mqtt-pg-publisher.ts). */
-  raw?: boolean;
+  /**
+   * The lesson's publisher; the raw pg + mqtt.js baseline (bench/raw/mqtt-pg-publisher.ts); or the
+   * MQTT leg alone, no database (bench/raw/mqtt-only-publisher.ts): this machine's ceiling.
+   */
+  kind: 'lesson' | 'raw' | 'mqtt only';
 }
 
 function publisherRun(
-  { perRead, lanes, raw }: Scenario,
+  { publishers, perRead, lanes, kind }: Scenario,
   schema: string,
-  name: string,
+  index: number,
   env: NodeJS.ProcessEnv,
 ) {
-  if (raw) return run('bench/raw/mqtt-pg-publisher.ts', [schema, String(perRead), String(lanes), name], env);
+  const name = `B${index}`;
+  if (kind === 'raw')
+    return run('bench/raw/mqtt-pg-publisher.ts', [schema, String(perRead), String(lanes), name], env);
+  if (kind === 'mqtt only') {
+    const share = jobs / publishers; // each its own range of ids, as the table would have handed out
+    const args = [
+      `job/${schema}/t`,
+      String(share),
+      String(perRead),
+      String(lanes),
+      String(index * share + 1),
+    ];
+    return run('bench/raw/mqtt-only-publisher.ts', args, env);
+  }
   return run(
     '06-scheduled-jobs/publisher.ts',
     [
@@ -78,6 +95,15 @@ function publisherRun(
   );
 }
 
+/** Drops a run's schema, returning how many of its jobs were left unprocessed. */
+async function dropJobs(schema: string): Promise<number> {
+  const db = await connectDatabase();
+  const { rows } = await db.query(`SELECT count(*) FROM ${schema}.jobs WHERE NOT processed`);
+  await db.query(`DROP SCHEMA ${schema} CASCADE`);
+  await db.end();
+  return Number(rows[0].count);
+}
+
 interface Measured extends Counted {
   perMinute: number;
   left: number;
@@ -85,32 +111,29 @@ interface Measured extends Counted {
 }
 
 async function measure(scenario: Scenario, env: NodeJS.ProcessEnv): Promise<Measured> {
-  const { publishers, perRead, lanes, raw } = scenario;
-  const schema = `bench06_${process.pid}_${publishers}_${perRead}_${lanes}${raw ? '_raw' : ''}`;
+  const { publishers, perRead, lanes, kind } = scenario;
+  const schema = `bench06_${process.pid}_${publishers}_${perRead}_${lanes}_${kind.replace(' ', '_')}`;
   const topic = `job/${schema}`;
-  await run('06-scheduled-jobs/enqueue.ts', [
-    '--schema',
-    schema,
-    '--count',
-    String(jobs),
-    '--topic',
-    `${topic}/t`,
-  ]);
+  const table = kind !== 'mqtt only'; // the ceiling publishes without a table
+  if (table)
+    await run('06-scheduled-jobs/enqueue.ts', [
+      '--schema',
+      schema,
+      '--count',
+      String(jobs),
+      '--topic',
+      `${topic}/t`,
+    ]);
   const counter = subscriber(`${topic}/#`, jobs, env);
   await counter.ready;
   const outputs = await Promise.all(
-    Array.from({ length: publishers }, (_, i) => publisherRun(scenario, schema, `B${i}`, env)),
+    Array.from({ length: publishers }, (_, i) => publisherRun(scenario, schema, i, env)),
   );
   const stop = setTimeout(() => counter.child.kill('SIGINT'), 10_000); // a lost job would leave it waiting
   const counted = await counter.done;
   clearTimeout(stop);
   const claims = outputs.map((output) => Number(/claim ([\d.]+) ms avg/.exec(output)?.[1] ?? Number.NaN));
-  const db = await connectDatabase();
-  const left = Number(
-    (await db.query(`SELECT count(*) FROM ${schema}.jobs WHERE NOT processed`)).rows[0].count,
-  );
-  await db.query(`DROP SCHEMA ${schema} CASCADE`);
-  await db.end();
+  const left = table ? await dropJobs(schema) : 0;
   return {
     ...counted,
     perMinute: (counted.unique / counted.seconds) * 60,
@@ -145,9 +168,10 @@ async function table(env: NodeJS.ProcessEnv, lanes: number): Promise<void> {
   line(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
   for (const [label, publishers, perRead, target] of scenarios) {
     const contenders: [string, Scenario][] = [
-      ['lesson', { publishers, perRead, lanes: 1 }],
-      ['lesson', { publishers, perRead, lanes }],
-      ['raw pg + mqtt.js', { publishers, perRead, lanes, raw: true }],
+      ['lesson', { publishers, perRead, lanes: 1, kind: 'lesson' }],
+      ['lesson', { publishers, perRead, lanes, kind: 'lesson' }],
+      ['raw pg + mqtt.js', { publishers, perRead, lanes, kind: 'raw' }],
+      ['mqtt.js alone, no database (ceiling)', { publishers, perRead, lanes, kind: 'mqtt only' }],
     ];
     const rates: number[] = [];
     for (const [who, scenario] of contenders) {
@@ -162,10 +186,21 @@ async function table(env: NodeJS.ProcessEnv, lanes: number): Promise<void> {
         String(m.duplicates),
         String(m.left),
         Number.isNaN(m.claimMs) ? '' : m.claimMs.toFixed(1),
-        scenario.lanes === lanes && !scenario.raw ? target : '',
+        scenario.lanes === lanes && scenario.kind === 'lesson' ? target : '',
       ]);
     }
     line([label, `lesson / raw, ${lanes} lanes`, '', (rates[1]! / rates[2]!).toFixed(3), '', '', '', '', '']);
+    line([
+      label,
+      `lesson / ceiling, ${lanes} lanes`,
+      '',
+      (rates[1]! / rates[3]!).toFixed(3),
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
   }
 }
 
