@@ -7,29 +7,14 @@ import type { Log } from '../shared/logger.ts';
 export function paceMetrics() {
   const registry = new client.Registry();
   const registers = [registry];
+  const gauge = (name: string, help: string) => new client.Gauge({ name, help, registers });
   return {
     registry,
-    depth: new client.Gauge({ name: 'pace_queue_depth', help: 'Messages ready in the queue', registers }),
-    unacked: new client.Gauge({
-      name: 'pace_queue_unacked',
-      help: 'Messages delivered, not yet acked',
-      registers,
-    }),
-    memory: new client.Gauge({
-      name: 'pace_broker_memory_bytes',
-      help: 'Memory the broker uses (all nodes)',
-      registers,
-    }),
-    publishRate: new client.Gauge({
-      name: 'pace_publish_rate',
-      help: 'Messages published into the queue per second',
-      registers,
-    }),
-    deliverRate: new client.Gauge({
-      name: 'pace_deliver_rate',
-      help: 'Messages delivered from the queue per second',
-      registers,
-    }),
+    depth: gauge('pace_queue_depth', 'Messages ready in the queue'),
+    unacked: gauge('pace_queue_unacked', 'Messages delivered, not yet acked'),
+    memory: gauge('pace_broker_memory_bytes', 'Memory the broker uses (all nodes)'),
+    publishRate: gauge('pace_publish_rate', 'Messages published into the queue per second'),
+    deliverRate: gauge('pace_deliver_rate', 'Messages delivered from the queue per second'),
     latency: new client.Histogram({
       name: 'pace_processing_latency_seconds',
       help: 'Time the consumer takes per message',
@@ -48,11 +33,7 @@ export function paceMetrics() {
       labelNames: ['kind'],
       registers,
     }),
-    targetRate: new client.Gauge({
-      name: 'pace_producer_target_rate',
-      help: 'The producer’s current target rate',
-      registers,
-    }),
+    targetRate: gauge('pace_producer_target_rate', 'The producer’s current target rate'),
   };
 }
 

@@ -21,6 +21,14 @@ const producer = (queue: string, count: number, runId: string, flags: string[] =
 const consumer = (queue: string, flags: string[]) =>
   start('05-performance/consumer', ['--queue', queue, '--batch', '100', ...flags], env());
 
+/** The producer's confirmed ids against each consumer's rows and what the queue still holds. */
+async function tally(queue: string, produced: string, consumed: string[]) {
+  const confirmed = ids(produced);
+  const handled = consumed.map(ids);
+  const left = await drain(node.amqpUrl, queue);
+  return { confirmed, handled, left, ...account(confirmed, handled, left) };
+}
+
 afterEach(stopAll);
 afterAll(() => {
   process.stderr.write(
@@ -41,9 +49,7 @@ describe('lesson 05 under faults', () => {
     await within(60, p, p.waitFor(/reconnected to/));
     const recoverMs = Date.now() - cut;
     const exit = await within(180, p, p.exited);
-    const confirmed = ids(exit.stdout);
-    const left = await drain(node.amqpUrl, queue);
-    const { lost, duplicates } = account(confirmed, [], left);
+    const { confirmed, left, lost, duplicates } = await tally(queue, exit.stdout, []);
     const republished = Number(/(\d+) republished/.exec(exit.stderr)?.[1]);
     table.push({
       drill: '(a) producer: connection closed by the broker',
@@ -77,10 +83,13 @@ describe('lesson 05 under faults', () => {
     await within(60, c, c.waitFor(/reconnected to/));
     const recoverMs = Date.now() - cut;
     const [produced, consumed] = await Promise.all([within(120, p, p.exited), within(120, c, c.exited)]);
-    const confirmed = ids(produced.stdout);
-    const handled = ids(consumed.stdout);
-    const left = await drain(node.amqpUrl, queue);
-    const { lost, duplicates } = account(confirmed, [handled], left);
+    const {
+      confirmed,
+      handled: [handled = []],
+      left,
+      lost,
+      duplicates,
+    } = await tally(queue, produced.stdout, [consumed.stdout]);
     table.push({
       drill: '(a) consumer: connection closed by the broker',
       did: `reconnected, stopped at --count, exit ${consumed.code}`,
@@ -117,10 +126,12 @@ describe('lesson 05 under faults', () => {
     ]);
     const recoverMs = Date.now() - back;
     const [produced, consumed] = await Promise.all([within(180, p, p.exited), within(180, c, c.exited)]);
-    const confirmed = ids(produced.stdout);
-    const handled = ids(consumed.stdout);
-    const left = await drain(node.amqpUrl, queue);
-    const { lost, duplicates } = account(confirmed, [handled], left);
+    const {
+      confirmed,
+      handled: [handled = []],
+      lost,
+      duplicates,
+    } = await tally(queue, produced.stdout, [consumed.stdout]);
     table.push({
       drill: '(b) producer + consumer: broker restart (stop_app, start_app)',
       did: `both reconnected and finished, exits ${produced.code}/${consumed.code}`,
@@ -142,7 +153,6 @@ describe('lesson 05 under faults', () => {
     const filler = producer(queue, 20_000, 'c');
     const produced = await within(120, filler, filler.exited);
     expect(produced.code).toBe(0);
-    const confirmed = ids(produced.stdout);
     const first = consumer(queue, []);
     await eventually(async () => rows(first) >= 3000, 'the first consumer’s first 3000 rows');
     first.child.kill('SIGKILL');
@@ -156,9 +166,10 @@ describe('lesson 05 under faults', () => {
     const recoverMs = Date.now() - killed;
     const second = consumer(queue, ['--count', `${messages}`]);
     const finished = await within(120, second, second.exited);
-    const left = await drain(node.amqpUrl, queue);
-    const handled = [ids(first.stdout), ids(finished.stdout)];
-    const { lost, duplicates, consumed } = account(confirmed, handled, left);
+    const { confirmed, handled, left, lost, duplicates, consumed } = await tally(queue, produced.stdout, [
+      first.stdout,
+      finished.stdout,
+    ]);
     table.push({
       drill: '(c) consumer killed (SIGKILL), a second one finishes',
       did: `first: ${handled[0]!.length} rows before the kill; second: ${handled[1]!.length}, exit ${finished.code}`,

@@ -28,6 +28,27 @@ afterEach(async () => {
 
 const mosquittoPort = () => Number(new URL(process.env.MQTT_URL || 'mqtt://localhost:1883').port || 1883);
 
+/**
+ * A publisher of 50,000 jobs talking to Mosquitto through the proxy, which refuses new connections
+ * and resets the open one as soon as the publisher has published some: the MQTT broker gone.
+ */
+async function publisherCutOff(name: string, flags: string[]) {
+  const { schema, topic } = scene(name);
+  await enqueueJobs(schema, 50_000, '--topic', topic);
+  proxy = await faultProxy(mosquittoPort());
+  const running = start(
+    '06-scheduled-jobs/publisher',
+    ['--schema', schema, ...flags, '--status-seconds', '0.2'],
+    {
+      MQTT_URL: proxy.url,
+    },
+  );
+  await running.waitFor(/[1-9]\d* jobs published \(/);
+  proxy.refuse();
+  proxy.cut();
+  return { schema, running };
+}
+
 describe('the publisher and its services fail mid-batch: nothing lost, duplicates only from batches in flight', () => {
   test('the MQTT connection reset mid-batch: the batches in flight roll back and are published again after the reconnect', async () => {
     const { schema, topic, filter } = scene('mqttcut');
@@ -229,17 +250,7 @@ describe('a silent MQTT broker: the publisher gives up within the bound it state
   });
 
   test('the MQTT broker gone for good with no reconnect window: the last sentence names the MQTT broker, not PostgreSQL', async () => {
-    const { schema, topic } = scene('mqttgone');
-    await enqueueJobs(schema, 50_000, '--topic', topic);
-    proxy = await faultProxy(mosquittoPort());
-    const running = start(
-      '06-scheduled-jobs/publisher',
-      ['--schema', schema, '--lanes', '2', '--reconnect-seconds', '0', '--status-seconds', '0.2'],
-      { MQTT_URL: proxy.url },
-    );
-    await running.waitFor(/[1-9]\d* jobs published \(/);
-    proxy.refuse();
-    proxy.cut();
+    const { running } = await publisherCutOff('mqttgone', ['--lanes', '2', '--reconnect-seconds', '0']);
     const exit = await running.exited;
     expect(exit.code).toBe(1);
     const last = exit.stderr.trim().split('\n').at(-1) ?? '';
@@ -250,18 +261,13 @@ describe('a silent MQTT broker: the publisher gives up within the bound it state
   });
 
   test('Ctrl+C while it reconnects: a stop (exit 130, the summary), not a give-up; the rolled-back jobs stay due', async () => {
-    const { schema, topic } = scene('mqttstop');
-    await enqueueJobs(schema, 50_000, '--topic', topic);
-    proxy = await faultProxy(mosquittoPort());
-    const running = start(
-      '06-scheduled-jobs/publisher',
-      // Four lanes: some fail a batch, others wait for the reconnect a failed one started (CI saw both).
-      ['--schema', schema, '--lanes', '4', '--reconnect-seconds', '60', '--status-seconds', '0.2'],
-      { MQTT_URL: proxy.url },
-    );
-    await running.waitFor(/[1-9]\d* jobs published \(/);
-    proxy.refuse();
-    proxy.cut();
+    // Four lanes: some fail a batch, others wait for the reconnect a failed one started (CI saw both).
+    const { schema, running } = await publisherCutOff('mqttstop', [
+      '--lanes',
+      '4',
+      '--reconnect-seconds',
+      '60',
+    ]);
     await running.waitFor(/reconnecting to MQTT/);
     running.kill('SIGINT');
     const exit = await running.exited;
