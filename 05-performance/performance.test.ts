@@ -357,6 +357,25 @@ describe('bad input: one sentence, non-zero exit', () => {
     expect(expectOneSentence(exit.stderr, 'SECRET')).toEqual([]);
   });
 
+  test('run-experiment with a wrong password in --url: the sentence sends the learner to --url, before any child starts', async () => {
+    const url = new URL(brokerUrls()[0]!);
+    url.username = 'guest';
+    url.password = 'wrong-SECRET';
+    const out = scratch();
+    const exit = await runProgram('05-performance/run-experiment', [
+      'reference',
+      '--url',
+      url.href,
+      '--out',
+      out,
+    ]);
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toMatch(
+      /refused the login for user 'guest': check the user name and password in --url /,
+    );
+    expect(expectOneSentence(exit.stderr, 'SECRET')).toEqual([]);
+  });
+
   test('a broker that is not there', async () => {
     const exit = await runProgram('05-performance/producer', [
       '--url',

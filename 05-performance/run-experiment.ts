@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { brokerUrls, connect } from '../shared/connection.ts';
+import { brokerTarget, brokerUrls, connect } from '../shared/connection.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
 import { repoRoot } from '../shared/logger.ts';
 import { processResults, type Results } from './process-results.ts';
@@ -237,7 +237,11 @@ export async function runExperiment(
   const chosen = options.positionals.length
     ? configurations.filter((c) => options.positionals.includes(c.name))
     : configurations;
-  const defaultUrl = brokerUrls(options.url).join(',');
+  const learners = brokerTarget(options.url);
+  const defaultUrl = learners.urls.join(',');
+  // The learner's broker, tried once before any child starts: a wrong password or port is then one
+  // sentence naming the setting it came from (--url or AMQP_URL); a child only ever sees AMQP_URL.
+  if (chosen.some((c) => !c.url)) await (await connect({ ...learners, timeoutSeconds: 5 })).close();
   const total = chosen.reduce(
     (sum, c) => sum + Math.max(1, Math.round(c.count * options.scale)) * c.workers,
     0,
