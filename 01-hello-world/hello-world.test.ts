@@ -59,7 +59,7 @@ describe('hello world', () => {
     expect(messageCount).toBe(2);
   });
 
-  test('the hello queue is durable, so it works where RabbitMQ 4 denies transient non-exclusive queues', async () => {
+  test('the hello queue is a durable quorum queue, as the official tutorial declares it, on 3.10 and 4.x', async () => {
     const queue = broker.own(uniqueName('hello'));
     expect((await runProgram('01-hello-world/send', ['--queue', queue])).code).toBe(0);
     const info = await eventually(
@@ -68,6 +68,7 @@ describe('hello world', () => {
     );
     expect(info.durable).toBe(true);
     expect(info.exclusive).toBe(false);
+    expect(info.type).toBe('quorum');
   });
 
   test('Ctrl+C closes the receiver cleanly with exit code 130', async () => {
@@ -127,6 +128,17 @@ describe('mistakes end in one sentence, a non-zero exit, no stack and no passwor
     expect(exit.stderr).toContain(
       `The queue '${queue}' already exists with other settings (durable is 'false', this program asks for 'true')`,
     );
+    expect(exit.stderr).toContain(`rabbitmqctl delete_queue ${queue}`);
+    expect(expectOneSentence(exit.stderr)).toEqual([]);
+  });
+
+  test('a classic hello left by an older run (406 on x-queue-type)', async () => {
+    const queue = broker.own(uniqueName('hello-classic'));
+    // What an older version of this course left behind: the same name, a durable classic queue.
+    await broker.channel.assertQueue(queue, { durable: true });
+    const exit = await runProgram('01-hello-world/receive', ['--queue', queue, '--count', '1']);
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toContain(`The queue '${queue}' already exists with other settings (x-queue-type`);
     expect(exit.stderr).toContain(`rabbitmqctl delete_queue ${queue}`);
     expect(expectOneSentence(exit.stderr)).toEqual([]);
   });

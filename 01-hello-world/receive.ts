@@ -23,8 +23,8 @@ export async function receive(options: Values<typeof program.flags>, { log, sign
       broker,
       async (channel) => {
         // The same declaration as send.ts: whichever program starts first creates the queue.
-        // durable: see the README (RabbitMQ 4 deprecates non-durable queues that are not exclusive).
-        await channel.assertQueue(queue, { durable: true });
+        // A quorum queue, as the official tutorial declares it since 2026: see the README.
+        await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
         log.info(` [*] Waiting for messages in ${queue}. To exit press CTRL+C`);
         return channel.consume(queue, (message) => {
           if (!message) return; // the broker cancelled us (queue deleted)

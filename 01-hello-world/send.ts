@@ -22,8 +22,8 @@ export async function send(
     // closes after a fixed 500 ms instead, and loses the message if the broker is slower.
     const channel = await broker.confirmChannel();
     // Declaring is idempotent: both programs declare, so whichever starts first creates the queue.
-    // durable: see the README (RabbitMQ 4 deprecates non-durable queues that are not exclusive).
-    await channel.assertQueue(options.queue, { durable: true });
+    // A quorum queue, as the official tutorial declares it since 2026: see the README.
+    await channel.assertQueue(options.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     channel.sendToQueue(options.queue, Buffer.from(options.message));
     await channel.waitForConfirms().catch(refused(options.queue, 'the message'));
     log.info(` [x] Sent '${options.message}'`);

@@ -23,7 +23,9 @@ interface Result {
 
 /** The queues each lesson's programs declare by default (QUEUE overrides, as in the programs). */
 const defaultQueues: Record<string, { queue: string; options: Options.AssertQueue; flag: string }[]> = {
-  '01': [{ queue: 'hello', options: { durable: true }, flag: '--queue' }],
+  '01': [
+    { queue: 'hello', options: { durable: true, arguments: { 'x-queue-type': 'quorum' } }, flag: '--queue' },
+  ],
   '02': [
     {
       queue: 'task_queue',
