@@ -27,14 +27,28 @@ export function paceMetrics() {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600],
       registers,
     }),
-    backpressure: new client.Counter({
-      name: 'pace_backpressure_events_total',
-      help: 'Back-pressure the producer met, by kind: nack (queue full), drain (client buffer full), blocked (broker alarm)',
-      labelNames: ['kind'],
-      registers,
-    }),
+    backpressure: backpressureCounter(registers),
     targetRate: gauge('pace_producer_target_rate', 'The producer’s current target rate'),
   };
+}
+
+/** The kinds of back-pressure the producer reports (its events' `backpressure` keys). */
+const backpressureKinds = ['nack', 'drain', 'blocked'] as const;
+
+/**
+ * One series per kind from the start, at 0: a labelled counter that was never incremented has no
+ * series at all, and a dashboard or an alert on it would see nothing instead of 0 for the whole
+ * normal run (Prometheus' instrumentation practice: initialise every known label).
+ */
+function backpressureCounter(registers: client.Registry[]) {
+  const counter = new client.Counter({
+    name: 'pace_backpressure_events_total',
+    help: 'Back-pressure the producer met, by kind: nack (queue full), drain (client buffer full), blocked (broker alarm)',
+    labelNames: ['kind'],
+    registers,
+  });
+  for (const kind of backpressureKinds) counter.inc({ kind }, 0);
+  return counter;
 }
 
 export type PaceMetrics = ReturnType<typeof paceMetrics>;

@@ -99,6 +99,16 @@ describe('monitor', () => {
     expect((await monitor.exited).code).toBe(130);
   });
 
+  test('every metric has its series from the start: each back-pressure kind reads 0 before any event', async () => {
+    const where = scene('pace-mon-zero');
+    const monitor = start('04-pace-matching/monitor', monitorArgs(where));
+    const text = await (await fetch(metricsUrl(await monitor.waitFor(/Prometheus metrics at/)))).text();
+    monitor.kill('SIGINT');
+    expect((await monitor.exited).code).toBe(130);
+    for (const kind of ['nack', 'drain', 'blocked'])
+      expect(text).toMatch(new RegExp(`^pace_backpressure_events_total\\{kind="${kind}"\\} 0$`, 'm'));
+  });
+
   test('rates and unacked read "sampling…" until the management API has two samples, never a false 0 while messages flow', async () => {
     const where = scene('pace-mon-sampling');
     const monitor = start('04-pace-matching/monitor', monitorArgs(where));
