@@ -8,7 +8,8 @@ import { type Log, logger } from '../shared/logger.ts';
 import { ManagementClient } from '../shared/management.ts';
 import { closeConnection, connectionNamed } from '../test/drills.ts';
 import { eventually, type Running, start } from '../test/testing.ts';
-import { declarePaceQueue, pace } from './config.ts';
+import { pace } from './config.ts';
+import { declarePaceQueue } from './pace-queue.ts';
 
 /** Starts a lesson 04 program (as `node --import tsx file.ts`, so its PID is its own) on `urls`. */
 export function startOn(

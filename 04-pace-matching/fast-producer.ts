@@ -10,7 +10,9 @@ import { nowMs } from '../shared/pacer.ts';
 import { reconnect } from '../shared/reconnect.ts';
 import { everyPeriod } from '../shared/status-line.ts';
 import { AdaptiveRate } from './adaptive-rate.ts';
-import { declarePaceQueue, type PaceEvent, pace, queueFlags, reporter } from './config.ts';
+import { pace, queueFlags } from './config.ts';
+import { type PaceEvent, reporter } from './events.ts';
+import { declarePaceQueue } from './pace-queue.ts';
 import { ProducerTally, statusLine } from './producer-tally.ts';
 import { whenClosed } from './when-closed.ts';
 

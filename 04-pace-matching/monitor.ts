@@ -6,10 +6,12 @@ import { type Channel, connect } from '../shared/connection.ts';
 import { keepConsuming } from '../shared/consume.ts';
 import { withTimeout } from '../shared/errors.ts';
 import { ManagementClient } from '../shared/management.ts';
-import { declareEvents, declarePaceQueue, type PaceEvent, pace, parseEvent, queueFlags } from './config.ts';
+import { pace, queueFlags } from './config.ts';
+import { declareEvents, type PaceEvent, parseEvent } from './events.ts';
 import { ManagementSampler } from './management-sampler.ts';
 import { type PaceMetrics, paceMetrics, serveMetrics } from './metrics.ts';
 import { type Frame, type Latest, liveView, plainLine } from './monitor-view.ts';
+import { declarePaceQueue } from './pace-queue.ts';
 
 export const program = defineProgram({
   name: 'monitor',

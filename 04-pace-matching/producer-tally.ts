@@ -1,6 +1,6 @@
 // What the producer has to tell: totals for the summary, figures for the status line and the
 // monitor, and the confirmed rate measured from the first confirmed batch to the last confirm.
-import type { PaceEvent } from './config.ts';
+import type { PaceEvent } from './events.ts';
 
 export interface ProducerStatus {
   targetRate: number;

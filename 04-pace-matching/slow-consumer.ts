@@ -5,7 +5,9 @@ import { type Channel, type ConfirmChannel, type ConsumeMessage, connect } from 
 import { keepConsuming } from '../shared/consume.ts';
 import { nowMs, Pacer } from '../shared/pacer.ts';
 import { everyPeriod } from '../shared/status-line.ts';
-import { declarePaceQueue, pace, queueFlags, reporter } from './config.ts';
+import { pace, queueFlags } from './config.ts';
+import { reporter } from './events.ts';
+import { declarePaceQueue } from './pace-queue.ts';
 
 export const program = defineProgram({
   name: 'slow-consumer',
