@@ -1,143 +1,15 @@
 // Run experiment: runs named configurations of producer and consumer against one broker, with a
 // progress bar, and processes each into results/<name>/ (latency.csv, summary.csv, report.html).
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+// The configurations are in configurations.ts; each child is started by supervisor.ts.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { brokerTarget, brokerUrls, connect } from '../shared/connection.ts';
-import { CourseError, UsageError } from '../shared/errors.ts';
-import { repoRoot } from '../shared/logger.ts';
+import { UsageError } from '../shared/errors.ts';
+import { type Configuration, configurations } from './configurations.ts';
 import { processResults, type Results } from './process-results.ts';
-
-export interface Configuration {
-  name: string;
-  /** What the configuration changes (no message count: the title adds the scaled one). */
-  about: string;
-  /**
-   * The hook for configurations on another broker, such as a quorum queue on a three-node cluster
-   * (`() => process.env.CLUSTER_URL`, a node list): the broker this one runs on; when it returns
-   * undefined the configuration is skipped with a note. Default: --url, else AMQP_URL.
-   */
-  url?: () => string | undefined;
-  producer: string[];
-  consumer: string[];
-  /** Messages per producer worker. */
-  count: number;
-  workers: number;
-}
-
-/** The three nodes of lesson 07's cluster (npm run cluster -- up), in failover order. */
-const courseCluster = [5673, 5674, 5675].map((port) => `amqp://guest:guest@localhost:${port}`).join(',');
-
-/** The reference's first configuration, then one knob turned at a time. */
-export const configurations: Configuration[] = [
-  {
-    name: 'reference',
-    about: '1 producer – 1 consumer, messages of 1000 B, no batching',
-    producer: [],
-    consumer: [],
-    count: 1000,
-    workers: 1,
-  },
-  {
-    name: 'batching',
-    about: 'batches of 100 on both sides',
-    producer: ['--batch', '100'],
-    consumer: ['--batch', '100'],
-    count: 10000,
-    workers: 1,
-  },
-  {
-    name: 'four-workers',
-    about: '4 worker threads on each side',
-    producer: [],
-    consumer: ['--batch', '100'],
-    count: 2500,
-    workers: 4,
-  },
-  {
-    name: 'size-100B',
-    about: 'messages of 100 B',
-    producer: ['--size', '100'],
-    consumer: ['--batch', '100'],
-    count: 10000,
-    workers: 1,
-  },
-  {
-    name: 'size-10KB',
-    about: 'messages of 10 KB',
-    producer: ['--size', '10240'],
-    consumer: ['--batch', '100'],
-    count: 10000,
-    workers: 1,
-  },
-  {
-    name: 'classic',
-    about: 'a classic queue',
-    producer: ['--queue-type', 'classic'],
-    consumer: ['--queue-type', 'classic', '--batch', '100'],
-    count: 10000,
-    workers: 1,
-  },
-  {
-    name: 'quorum',
-    about: 'a quorum queue (replicated log; one node here)',
-    producer: ['--queue-type', 'quorum'],
-    consumer: ['--queue-type', 'quorum', '--batch', '100'],
-    count: 10000,
-    workers: 1,
-  },
-  // Replication's cost (lesson 07): the same quorum queue, one node vs three. Lesson 05's programs
-  // declare it with x-queue-type only, so on the cluster it gets a member on every node; a
-  // one-member quorum queue there would need x-quorum-initial-group-size, which lesson 05 does not
-  // teach. The one-node side is therefore the learner's own broker (AMQP_URL, or --url): the same
-  // RabbitMQ on the same machine, one node. Run the two together: run-experiment quorum-1-node quorum-3-nodes
-  {
-    name: 'quorum-1-node',
-    about: 'a quorum queue on one node (your broker)',
-    producer: ['--queue-type', 'quorum'],
-    consumer: ['--queue-type', 'quorum', '--batch', '100'],
-    count: 20000,
-    workers: 1,
-  },
-  {
-    name: 'quorum-3-nodes',
-    about: 'a quorum queue replicated on three nodes (npm run cluster -- up)',
-    // CLUSTER_URL, else the three nodes npm run cluster -- up starts; skipped when none answers.
-    url: () => process.env.CLUSTER_URL ?? courseCluster,
-    producer: ['--queue-type', 'quorum'],
-    consumer: ['--queue-type', 'quorum', '--batch', '100'],
-    count: 20000,
-    workers: 1,
-  },
-  {
-    name: 'confirm-each',
-    about: 'publisher confirms: wait for each one',
-    producer: ['--max-in-flight', '1'],
-    consumer: ['--batch', '100'],
-    count: 2000,
-    workers: 1,
-  },
-  {
-    name: 'confirm-batches',
-    about: 'publisher confirms: batches of 100',
-    producer: ['--batch', '100'],
-    consumer: ['--batch', '100'],
-    count: 10000,
-    workers: 1,
-  },
-  {
-    name: 'confirm-streamed',
-    about: 'publisher confirms: streamed, 1000 in flight',
-    producer: ['--max-in-flight', '1000'],
-    consumer: ['--batch', '100'],
-    count: 10000,
-    workers: 1,
-  },
-];
+import { startChild } from './supervisor.ts';
 
 export const program = defineProgram({
   name: 'run-experiment',
@@ -164,64 +36,6 @@ export const program = defineProgram({
     'npm run lesson:05 -- run-experiment --scale 0.1',
   ],
 });
-
-/**
- * Starts a program in its own process group, so a Ctrl+C in the terminal reaches only this
- * process, which then sends each child exactly one SIGINT (a second would make it skip its final
- * acks, confirm waits and CSV flush). The broker URL goes in the environment: a password on a
- * command line is visible to every user in `ps`.
- */
-function start(
-  program: string,
-  args: string[],
-  url: string,
-  stdoutFile: string,
-  signal: AbortSignal,
-  onLine: () => void,
-) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(repoRoot, '05-performance', `${program}.ts`), ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      env: { ...process.env, AMQP_URL: url },
-    },
-  );
-  const stop = () => child.kill('SIGINT');
-  signal.addEventListener('abort', stop, { once: true });
-  // A second Ctrl+C ends this process at once (process.exit), and the children, in their own group,
-  // would run on unseen: they get a SIGTERM, their second interrupt, and end at once as well.
-  const orphaned = () => child.kill('SIGTERM');
-  process.once('exit', orphaned);
-  const file = createWriteStream(stdoutFile);
-  const written = once(file, 'close'); // listened for now: it may close before the child's 'close'
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) onLine();
-  });
-  child.stdout.pipe(file);
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const done = (async () => {
-    const [code] = (await once(child, 'close')) as [number | null];
-    signal.removeEventListener('abort', stop);
-    process.off('exit', orphaned);
-    await written.catch(() => {});
-    if (code !== 0 && !(code === 130 && signal.aborted)) {
-      const sentence =
-        stderr
-          .trim()
-          .split('\n')
-          .filter((line) => !/^\s*\[/.test(line))
-          .pop() ?? `exit code ${code}`;
-      throw new CourseError(`The ${program} stopped (exit ${code}): ${sentence}`, { code: 'RUN_FAILED' });
-    }
-    return stderr;
-  })();
-  return { child, done };
-}
 
 export async function runExperiment(
   options: Values<typeof program.flags>,
@@ -277,7 +91,7 @@ export async function runExperiment(
       const queue = `perf-${c.name}-${process.pid}`;
       const count = Math.max(1, Math.round(c.count * options.scale));
       bar.update({ name: c.name });
-      const consumer = start(
+      const consumer = startChild(
         'consumer',
         [
           '--queue',
@@ -293,7 +107,7 @@ export async function runExperiment(
         signal,
         () => bar.increment(),
       );
-      const producer = start(
+      const producer = startChild(
         'producer',
         [
           '--queue',

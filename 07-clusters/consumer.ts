@@ -4,6 +4,7 @@
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { connect } from '../shared/connection.ts';
 import { keepConsuming } from '../shared/consume.ts';
+import { clusterNodeUrl } from '../shared/course-cluster.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { quorumQueue, replicasFlag } from './producer.ts';
 
@@ -22,7 +23,7 @@ export const program = defineProgram({
     count: { type: 'integer', min: 1, description: 'stop after this many messages (default: until Ctrl+C)' },
   },
   examples: [
-    'AMQP_URL=amqp://guest:guest@localhost:5674,amqp://guest:guest@localhost:5675,amqp://guest:guest@localhost:5673 npm run lesson:07 -- consumer --count 40000',
+    `AMQP_URL=${[2, 3, 1].map(clusterNodeUrl).join(',')} npm run lesson:07 -- consumer --count 40000`,
   ],
 });
 

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { maskUrl } from '../shared/config.ts';
 import { type Broker, type ConfirmChannel, connect } from '../shared/connection.ts';
+import { clusterUrl } from '../shared/course-cluster.ts';
 import { CourseError } from '../shared/errors.ts';
 import { nowMs } from '../shared/pacer.ts';
 
@@ -53,9 +54,7 @@ export const program = defineProgram({
     size: { type: 'integer', min: 1, max: 1_048_576, default: 100, description: 'message size in bytes' },
     runId: { type: 'string', description: 'prefix of the message ids (default: random)' },
   },
-  examples: [
-    'AMQP_URL=amqp://guest:guest@localhost:5673,amqp://guest:guest@localhost:5674,amqp://guest:guest@localhost:5675 npm run lesson:07 -- producer --count 40000',
-  ],
+  examples: [`AMQP_URL=${clusterUrl()} npm run lesson:07 -- producer --count 40000`],
 });
 
 export interface ProduceResult {

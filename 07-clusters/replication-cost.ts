@@ -2,6 +2,7 @@
 // members (one per node) and on one with a single member, in alternating rounds of one session.
 import { defineProgram, parseOptions, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { connect } from '../shared/connection.ts';
+import { clusterUrl } from '../shared/course-cluster.ts';
 import { consumeMessages, program as consumerProgram } from './consumer.ts';
 import { produce, program as producerProgram } from './producer.ts';
 
@@ -13,9 +14,7 @@ export const program = defineProgram({
     rounds: { type: 'integer', min: 1, default: 2, description: 'rounds of each configuration' },
     size: { type: 'integer', min: 1, default: 100, description: 'message size in bytes' },
   },
-  examples: [
-    'AMQP_URL=amqp://guest:guest@localhost:5673,amqp://guest:guest@localhost:5674,amqp://guest:guest@localhost:5675 npm run lesson:07 -- replication-cost',
-  ],
+  examples: [`AMQP_URL=${clusterUrl()} npm run lesson:07 -- replication-cost`],
 });
 
 /** Nearest-rank percentile, as lesson 05's process-results computes it. */

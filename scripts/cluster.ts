@@ -9,12 +9,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isEntryPoint } from '../shared/cli.ts';
+import { clusterEpmdPort, clusterNodeNumbers, clusterPorts, clusterUrl } from '../shared/course-cluster.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
 import { RabbitNode, rabbitmqSbin, stopEpmd } from './rabbit-node.ts';
 
-export const epmdPort = 4371;
 export const clusterDir = process.env.COURSE_CLUSTER_DIR ?? join(tmpdir(), 'rabbitmq-course-cluster');
-export const nodeNumbers = [1, 2, 3] as const;
 
 /** One cookie for the three nodes (they refuse each other otherwise), made once and kept. */
 function cookie(): string {
@@ -27,23 +26,24 @@ function cookie(): string {
 }
 
 export function clusterNode(n: number): RabbitNode {
+  const ports = clusterPorts(n);
   return new RabbitNode({
     name: `course${n}`,
-    amqpPort: 5672 + n,
-    managementPort: 15672 + n,
-    prometheusPort: 15682 + n,
-    distPort: 25672 + n,
-    epmdPort,
+    amqpPort: ports.amqp,
+    managementPort: ports.management,
+    prometheusPort: ports.prometheus,
+    distPort: ports.distribution,
+    epmdPort: clusterEpmdPort,
     dir: join(clusterDir, `course${n}`),
     cookie: cookie(),
   });
 }
 
-export const clusterNodes = (): RabbitNode[] => nodeNumbers.map(clusterNode);
+export const clusterNodes = (): RabbitNode[] => clusterNodeNumbers.map(clusterNode);
 
-/** AMQP_URL for a program that should fail over across the three nodes. */
-export const clusterUrl = (first = 1): string =>
-  [first, ...nodeNumbers.filter((n) => n !== first)].map((n) => clusterNode(n).amqpUrl).join(',');
+// The cluster's node list and failover URL, for the tests and lesson 07's drill that import this
+// script; they are defined in shared/course-cluster.ts with the ports.
+export { clusterNodeNumbers as nodeNumbers, clusterUrl };
 
 const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 
@@ -143,7 +143,7 @@ export async function down(say: (line: string) => void = () => {}): Promise<void
       say(`${node.nodeName} stopped`);
     }),
   );
-  await stopEpmd(epmdPort);
+  await stopEpmd(clusterEpmdPort);
 }
 
 /** Starts one node; it rejoins the cluster it was a member of (or joins course1's, if new). */
@@ -255,7 +255,7 @@ export async function status(): Promise<NodeStatus[]> {
 
 function nodeNumber(text: string | undefined): number {
   const n = Number(text);
-  if (!nodeNumbers.includes(n as 1 | 2 | 3))
+  if (!clusterNodeNumbers.includes(n as 1 | 2 | 3))
     throw new UsageError(`Name a node 1, 2 or 3 (got '${text ?? ''}'): e.g. npm run cluster -- kill 2.`);
   return n;
 }
