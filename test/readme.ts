@@ -5,6 +5,8 @@
 //   <!-- readme-test: expect /regex/ -->   the scene's output must match (one comment per regex)
 //   <!-- readme-test: exit 2 -->           the scene's last command ends with this exit code
 //   <!-- readme-test: skip <reason> -->    not run, with the reason printed (e.g. it restarts your broker)
+//   <!-- readme-test: screenshot <file> -->  npm run screenshots types this block's commands to make
+//                                          screenshots/<file> (scripts/screenshots/scenes.ts)
 import { readFileSync } from 'node:fs';
 
 export interface Step {
@@ -22,10 +24,12 @@ export interface Scene {
   expect: RegExp[];
   exitCode: number;
   skip?: string;
+  /** The pictures npm run screenshots makes from this block's commands. */
+  screenshots: string[];
 }
 
 const FENCE = /^```(sh|bash|shell)\s*$/;
-const DIRECTIVE = /^<!--\s*readme-test:\s*(expect|exit|skip)\s*(.*?)\s*-->\s*$/;
+const DIRECTIVE = /^<!--\s*readme-test:\s*(expect|exit|skip|screenshot)\s*(.*?)\s*-->\s*$/;
 
 /** The scenes of one README, in order. */
 export function scenes(readme: string, text = readFileSync(readme, 'utf8')): Scene[] {
@@ -53,8 +57,9 @@ export function scenes(readme: string, text = readFileSync(readme, 'utf8')): Sce
 }
 
 function scene(readme: string, line: number, body: string[], directives: string[][]): Scene {
-  const result: Scene = { readme, line, steps: [], expect: [], exitCode: 0 };
+  const result: Scene = { readme, line, steps: [], expect: [], exitCode: 0, screenshots: [] };
   for (const [kind, argument = ''] of directives) {
+    if (kind === 'screenshot') result.screenshots.push(argument);
     if (kind === 'skip') result.skip = argument || 'no reason given';
     if (kind === 'exit') result.exitCode = Number(argument);
     if (kind === 'expect') {
@@ -69,4 +74,21 @@ function scene(readme: string, line: number, body: string[], directives: string[
     result.steps.push(terminal ? { command, terminal: Number(terminal[1]) } : { command });
   }
   return result;
+}
+
+/**
+ * The command as a learner types it: without its trailing comment (`# terminal 2: …`) and the
+ * spaces that align it. A `#` starts a comment only outside quotes and after a space, as in bash
+ * (`--topic 'job/test/#'` keeps its `#`).
+ */
+export function typed(command: string): string {
+  let quote = '';
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i];
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === '#' && (i === 0 || /\s/.test(command[i - 1] ?? ''))) return command.slice(0, i).trimEnd();
+  }
+  return command.trimEnd();
 }
