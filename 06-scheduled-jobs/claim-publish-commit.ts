@@ -13,10 +13,10 @@ import {
   mqttUrlOf,
   publishWithReason,
   whenLost,
-} from '../shared/mqtt.ts';
-import { describeReason, explainMqtt } from '../shared/mqtt-errors.ts';
-import type { Client } from '../shared/postgres.ts';
-import { explainPostgresError } from '../shared/postgres-errors.ts';
+} from './mqtt.ts';
+import { describeReason, explainMqtt } from './mqtt-errors.ts';
+import type { Client } from './postgres.ts';
+import { explainPostgresError } from './postgres-errors.ts';
 import type { Tally } from './publisher-status.ts';
 
 /** What a batch reads of the publisher's flags (publisher.ts documents each one). */

@@ -2,8 +2,8 @@
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { settings } from '../shared/config.ts';
 import { UsageError } from '../shared/errors.ts';
-import { explainPostgresError } from '../shared/postgres-errors.ts';
 import { checkPayload, checkTopic, databaseFlags, maxPayloadBytes, openJobs } from './jobs.ts';
+import { explainPostgresError } from './postgres-errors.ts';
 
 export const program = defineProgram({
   name: 'enqueue',

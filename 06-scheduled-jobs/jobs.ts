@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { maskUrl, settings } from '../shared/config.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
-import { type Client, connectDatabase } from '../shared/postgres.ts';
+import { type Client, connectDatabase } from './postgres.ts';
 
 const schemaSql = readFileSync(new URL('./schema.sql', import.meta.url), 'utf8');
 

@@ -7,14 +7,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { UsageError } from '../shared/errors.ts';
-import { MqttLink } from '../shared/mqtt.ts';
-import type { Client } from '../shared/postgres.ts';
-import { connectionLost } from '../shared/postgres-errors.ts';
-import { retryFor } from '../shared/retry.ts';
 import { BatchFailed, type Lane as BatchLane, type Job, transfer } from './claim-publish-commit.ts';
 import { databaseFlags, openJobs } from './jobs.ts';
 import { settleUnanswered } from './lost-commit.ts';
+import { MqttLink } from './mqtt.ts';
+import type { Client } from './postgres.ts';
+import { connectionLost } from './postgres-errors.ts';
 import { startStatusLine, summaryLine, Tally } from './publisher-status.ts';
+import { retryFor } from './retry.ts';
 
 export const program = defineProgram({
   name: 'publisher',

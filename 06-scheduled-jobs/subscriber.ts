@@ -5,10 +5,10 @@ import { defineProgram, type RunContext, runMain, type Values } from '../shared/
 import { maskUrl } from '../shared/config.ts';
 import { CourseError } from '../shared/errors.ts';
 import type { Log } from '../shared/logger.ts';
-import { connectMqtt, heldBack, type MqttClient, mqttUrlOf } from '../shared/mqtt.ts';
-import { explainMqtt } from '../shared/mqtt-errors.ts';
 import { everyPeriod } from '../shared/status-line.ts';
 import { checkTopicFilter } from './jobs.ts';
+import { connectMqtt, heldBack, type MqttClient, mqttUrlOf } from './mqtt.ts';
+import { explainMqtt } from './mqtt-errors.ts';
 
 export const program = defineProgram({
   name: 'subscriber',

@@ -9,12 +9,12 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import amqp from 'amqplib';
+import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
 import { isEntryPoint } from '../shared/cli.ts';
 import { managementAuth } from '../shared/config.ts';
 import { brokerUrls } from '../shared/connection.ts';
 import { repoRoot } from '../shared/logger.ts';
 import { ManagementClient } from '../shared/management.ts';
-import { connectDatabase } from '../shared/postgres.ts';
 import { launchBrowser } from './browser.ts';
 import { type Pane, renderPanes } from './terminal-render.ts';
 
