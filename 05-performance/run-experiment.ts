@@ -6,10 +6,11 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { brokerTarget, brokerUrls, connect } from '../shared/connection.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
 import { repoRoot } from '../shared/logger.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { processResults, type Results } from './process-results.ts';
 
 export interface Configuration {

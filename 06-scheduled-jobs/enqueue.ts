@@ -1,7 +1,9 @@
 // Enqueue: inserts jobs to fire at a time, in bulk (the rows are generated inside PostgreSQL).
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
+
 import { settings } from '../shared/config.ts';
 import { UsageError } from '../shared/errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { checkPayload, checkTopic, databaseFlags, maxPayloadBytes, openJobs } from './jobs.ts';
 import { explainPostgresError } from './postgres-errors.ts';
 

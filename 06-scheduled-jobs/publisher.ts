@@ -5,8 +5,9 @@
 // blocks another, and no job is claimed by two. One batch's transaction is claim-publish-commit.ts;
 // a COMMIT whose answer was lost is settled by lost-commit.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { UsageError } from '../shared/errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { BatchFailed, type Lane as BatchLane, type Job, transfer } from './claim-publish-commit.ts';
 import { databaseFlags, openJobs } from './jobs.ts';
 import { settleUnanswered } from './lost-commit.ts';

@@ -1,10 +1,12 @@
 // Subscriber: the lesson's stand-in for a device. Counts the jobs that arrive and spots duplicates
 // by the job id each one carries. With --client-id it keeps a persistent session, so the broker
 // holds its jobs while it is away and hands them over when it comes back.
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
+
 import { maskUrl } from '../shared/config.ts';
 import { CourseError } from '../shared/errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
 import type { Log } from '../shared/logger.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { everyPeriod } from '../shared/status-line.ts';
 import { checkTopicFilter } from './jobs.ts';
 import { connectMqtt, heldBack, type MqttClient, mqttUrlOf } from './mqtt.ts';

@@ -8,10 +8,10 @@ import type { Options } from 'amqplib';
 import { chalkStderr as chalk } from 'chalk';
 import { connectMqtt } from '../06-scheduled-jobs/mqtt.ts';
 import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
-import { isEntryPoint } from '../shared/cli.ts';
 import { connect } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
 import { repoRoot } from '../shared/logger.ts';
+import { isEntryPoint } from '../shared/program.ts';
 import { lesson as findLesson, type Lesson, lessons } from './lessons.ts';
 import { type LessonCheck, recordProgress } from './progress.ts';
 

@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isEntryPoint } from '../shared/cli.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
+import { isEntryPoint } from '../shared/program.ts';
 import { RabbitNode, rabbitmqSbin, stopEpmd } from './rabbit-node.ts';
 
 export const epmdPort = 4371;

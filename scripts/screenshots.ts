@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import amqp from 'amqplib';
 import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
-import { isEntryPoint } from '../shared/cli.ts';
 import { managementAuth } from '../shared/config.ts';
 import { brokerUrls } from '../shared/connection.ts';
 import { repoRoot } from '../shared/logger.ts';
 import { ManagementClient } from '../shared/management.ts';
+import { isEntryPoint } from '../shared/program.ts';
 import { launchBrowser } from './browser.ts';
 import { type Pane, renderPanes } from './terminal-render.ts';
 

@@ -1,5 +1,5 @@
 // Turns what a learner can cause into one sentence that says what happened and what to do.
-// Programs throw or reject as usual; runMain (cli.ts) passes whatever escapes through explain().
+// Programs throw or reject as usual; runMain (program.ts) passes whatever escapes through explain().
 // The sentences live in tables keyed on codes, never on words in a message: Node's errno codes and
 // the management API's HTTP statuses here, one table per service beside it (AMQP reply codes in
 // amqp-error-rules.ts, SQLSTATE in postgres-error-rules.ts, MQTT reason codes in mqtt-error-rules.ts).
