@@ -1,6 +1,5 @@
 // Fast producer: publishes at a steady rate in confirmed batches, and slows down when RabbitMQ pushes back.
 import { once } from 'node:events';
-import { maskUrl } from '../shared/config.ts';
 import { type Broker, type ConfirmChannel, connect } from '../shared/connection.ts';
 import { CourseError, explain } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
@@ -9,6 +8,7 @@ import type { Log } from '../shared/logger.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
 import { reconnect } from '../shared/reconnect.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import { everyPeriod } from '../shared/status-line.ts';
 import { AdaptiveRate } from './adaptive-rate.ts';
 import { declarePaceQueue, type PaceEvent, pace, queueFlags, reporter } from './config.ts';

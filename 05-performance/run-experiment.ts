@@ -9,8 +9,8 @@ import cliProgress from 'cli-progress';
 import { brokerTarget, brokerUrls, connect } from '../shared/connection.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
-import { repoRoot } from '../shared/logger.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { processResults, type Results } from './process-results.ts';
 
 export interface Configuration {

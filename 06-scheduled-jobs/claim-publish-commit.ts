@@ -3,9 +3,10 @@
 // batch back, so its jobs stay due; a COMMIT whose answer is lost is settled in lost-commit.ts.
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { maskUrl, settings } from '../shared/config.ts';
+import { settings } from '../shared/config.ts';
 import { CourseError } from '../shared/errors.ts';
 import type { Log } from '../shared/logger.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import {
   lastMqttError,
   type MqttClient,

@@ -1,8 +1,9 @@
 // What the MQTT broker (or something pretending to be one) can do to a program, as one sentence
 // that names the MQTT broker, never RabbitMQ or PostgreSQL. mqtt.js reports MQTT 5 reason codes
 // as numbers in `code`, socket failures as errno strings, and protocol trouble only as text.
-import { maskUrl } from '../shared/config.ts';
+
 import { CourseError, explain } from '../shared/errors.ts';
+import { maskUrl } from '../shared/secrets.ts';
 
 interface MqttishError {
   message?: string;

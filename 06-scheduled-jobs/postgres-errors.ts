@@ -1,8 +1,9 @@
 // What PostgreSQL can do to a running program, as one sentence naming PostgreSQL. The rules that
 // need only SQLSTATE codes a connection or login meets stay in errors.ts; these are the ones a
 // program meets mid-run (a backend terminated, a permission missing).
-import { maskUrl } from '../shared/config.ts';
+
 import { CourseError, explain } from '../shared/errors.ts';
+import { maskUrl } from '../shared/secrets.ts';
 
 interface PgishError {
   message?: string;

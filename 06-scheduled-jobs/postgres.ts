@@ -1,7 +1,8 @@
 // PostgreSQL for lesson 06: one client, errors as sentences, the URL never printed with its password.
 import pg from 'pg';
-import { maskUrl, settings } from '../shared/config.ts';
+import { settings } from '../shared/config.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import { explainPostgresError } from './postgres-errors.ts';
 
 export type Client = pg.Client;

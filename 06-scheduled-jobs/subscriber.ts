@@ -2,11 +2,11 @@
 // by the job id each one carries. With --client-id it keeps a persistent session, so the broker
 // holds its jobs while it is away and hands them over when it comes back.
 
-import { maskUrl } from '../shared/config.ts';
 import { CourseError } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
 import type { Log } from '../shared/logger.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import { everyPeriod } from '../shared/status-line.ts';
 import { checkTopicFilter } from './jobs.ts';
 import { connectMqtt, heldBack, type MqttClient, mqttUrlOf } from './mqtt.ts';

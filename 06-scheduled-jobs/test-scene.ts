@@ -7,7 +7,7 @@ import { afterAll, afterEach } from '@jest/globals';
 import mqtt from 'mqtt';
 import { settings } from '../shared/config.ts';
 import { parseOptions } from '../shared/flags.ts';
-import { repoRoot } from '../shared/logger.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { captureLog, Running, start, stopAll, uniqueName } from '../test/testing.ts';
 import { enqueue, program as enqueueProgram } from './enqueue.ts';
 import { connectDatabase } from './postgres.ts';

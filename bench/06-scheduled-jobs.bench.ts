@@ -12,7 +12,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
-import { repoRoot } from '../shared/logger.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { run } from './harness.ts';
 
 const jobs = Number(process.env.BENCH_JOBS ?? 100_000);

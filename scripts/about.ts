@@ -5,11 +5,12 @@ import os from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
-import { maskSecrets, maskUrl, settings } from '../shared/config.ts';
+import { settings } from '../shared/config.ts';
 import { explain, type Service } from '../shared/errors.ts';
-import { repoRoot } from '../shared/logger.ts';
 import { ManagementClient } from '../shared/management.ts';
 import { isEntryPoint } from '../shared/program.ts';
+import { repoRoot } from '../shared/repo-root.ts';
+import { maskSecrets, maskUrl } from '../shared/secrets.ts';
 
 export interface About {
   when: string;

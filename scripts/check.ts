@@ -10,8 +10,8 @@ import { connectMqtt } from '../06-scheduled-jobs/mqtt.ts';
 import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
 import { connect } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
-import { repoRoot } from '../shared/logger.ts';
 import { isEntryPoint } from '../shared/program.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { lesson as findLesson, type Lesson, lessons } from './lessons.ts';
 import { type LessonCheck, recordProgress } from './progress.ts';
 

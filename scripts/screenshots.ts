@@ -12,9 +12,9 @@ import amqp from 'amqplib';
 import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
 import { managementAuth } from '../shared/config.ts';
 import { brokerUrls } from '../shared/connection.ts';
-import { repoRoot } from '../shared/logger.ts';
 import { ManagementClient } from '../shared/management.ts';
 import { isEntryPoint } from '../shared/program.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { launchBrowser } from './browser.ts';
 import { type Pane, renderPanes } from './terminal-render.ts';
 

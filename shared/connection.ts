@@ -4,10 +4,11 @@
 // with a stack), and a close that waits for confirms. Consumers use keepConsuming (consume.ts).
 import { EventEmitter, once } from 'node:events';
 import amqp, { type Channel, type ConfirmChannel, type Options } from 'amqplib';
-import { checkUrl, maskUrl, settings, splitUrls } from './config.ts';
+import { checkUrl, settings, splitUrls } from './config.ts';
 import { CourseError, explain } from './errors.ts';
 import { dropSocket, FailoverConnection, skippingNode } from './failover.ts';
 import type { Log } from './logger.ts';
+import { maskUrl } from './secrets.ts';
 
 export type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 

@@ -4,9 +4,9 @@
 // until a node answers or the time allowed runs out.
 import { EventEmitter } from 'node:events';
 import amqp, { type ChannelModel, type Options, type RecoveringChannelModel } from 'amqplib';
-import { maskUrl } from './config.ts';
 import { CourseError, explain } from './errors.ts';
 import type { Log } from './logger.ts';
+import { maskUrl } from './secrets.ts';
 
 export interface FailoverOptions {
   urls: string[];
