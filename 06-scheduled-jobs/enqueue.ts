@@ -5,7 +5,7 @@ import { UsageError } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
 import { checkPayload, checkTopic, databaseFlags, maxPayloadBytes, openJobs } from './jobs.ts';
-import { explainPostgresError } from './postgres-errors.ts';
+import { explainPostgresError, postgres } from './postgres-errors.ts';
 
 export const program = defineProgram({
   name: 'enqueue',
@@ -91,4 +91,4 @@ export async function enqueue(options: Options, { log }: Pick<RunContext, 'log'>
   }
 }
 
-runMain(import.meta, program, enqueue);
+runMain(import.meta, program, enqueue, [postgres]);

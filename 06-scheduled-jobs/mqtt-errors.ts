@@ -1,16 +1,19 @@
 // What the MQTT broker (or something pretending to be one) can do to a program, as one sentence
-// that names the MQTT broker, never RabbitMQ or PostgreSQL. mqtt.js reports MQTT 5 reason codes
-// as numbers in `code`, socket failures as errno strings, and protocol trouble only as text.
+// that names the MQTT broker, never RabbitMQ or PostgreSQL. mqtt.js reports the broker's reason
+// codes (a refused CONNACK or PUBACK) as an ErrorWithReasonCode whose `code` is the number, socket
+// failures as errno strings, and its own and the protocol's trouble only as text.
 
-import { CourseError, explain } from '../shared/errors.ts';
-import { maskUrl } from '../shared/secrets.ts';
+import { errnoOf } from '../shared/errors/network.ts';
+import type { CourseError, Explainer } from '../shared/errors.ts';
+import { explain } from '../shared/errors.ts';
 
 interface MqttishError {
-  message?: string;
-  code?: string | number;
+  message?: unknown;
+  code?: unknown;
+  name?: unknown;
 }
 
-const fix = 'start it with `npm run services`, or point MQTT_URL at your MQTT broker';
+const fix = 'Start it with `npm run services`, or point MQTT_URL at your MQTT broker';
 
 /** MQTT 5 reason codes a learner meets, in the words of the specification. */
 export const reasonCodes: Record<number, string> = {
@@ -35,59 +38,93 @@ export function describeReason(code: number): string {
   return `0x${code.toString(16).padStart(2, '0')} ${reasonCodes[code] ?? 'reason code'}`;
 }
 
-/** Always a CourseError whose one sentence names the MQTT broker and never shows a password. */
-export function explainMqtt(error: unknown, url: string, connectTimeoutSeconds?: number): CourseError {
-  if (error instanceof CourseError) return error;
-  const err = (error ?? {}) as MqttishError;
-  const message = String(err.message ?? error);
-  const where = ` at ${maskUrl(url)}`;
-  const make = (code: string, sentence: string) => new CourseError(sentence, { code, cause: error });
+// mqtt.js raises these itself with no code, so they are known by their words: a URL it cannot use
+// ('Missing protocol'), its two timeouts, a peer that does not speak MQTT (mqtt-packet's parser
+// errors), and a connection that ended ('Connection closed', 'client disconnecting').
+const badUrl = /Invalid URL|Missing protocol|Unknown protocol/i;
+const notMqtt = /Invalid header|Invalid length|Packet too short|Invalid protocol|Unknown command|Malformed/i;
+const closed = /Connection closed|client disconnecting/;
 
-  if (err.code === 'ERR_INVALID_URL' || /Invalid URL|Missing protocol|Unknown protocol/i.test(message)) {
-    return make(
-      'USAGE',
-      `MQTT_URL is not a URL an MQTT client can use (${message}): write it as mqtt://host:1883.`,
-    );
-  }
-  if (typeof err.code === 'number' && [0x04, 0x05, 0x86, 0x87].includes(err.code)) {
-    return make(
-      'ACCESS_REFUSED',
-      `The MQTT broker${where} refused the login (${message}): check the user name and password in MQTT_URL.`,
-    );
-  }
-  if (message === 'connack timeout') {
-    return make(
-      'TIMEOUT',
-      `The MQTT broker${where} accepted the connection but never answered the MQTT handshake${connectTimeoutSeconds ? ` within ${connectTimeoutSeconds} s` : ''}: is something else listening on that port, or is the broker stuck? ${capital(fix)}.`,
-    );
-  }
-  if (message === 'Keepalive timeout') {
-    return make(
-      'TIMEOUT',
-      `The MQTT broker${where} stopped answering (no reply to the keepalive ping): is it still running? ${capital(fix)}.`,
-    );
-  }
-  if (
-    /Invalid header|Invalid length|Packet too short|Invalid protocol|Unknown command|Malformed/i.test(message)
-  ) {
-    return make(
-      'NOT_MQTT',
-      `Something${where} answered, but not in MQTT (${message}): is that another service's port (5672 is RabbitMQ's AMQP)? Point MQTT_URL at your MQTT broker, e.g. mqtt://localhost:1883.`,
-    );
-  }
-  if (
-    err.code === 'ECONNRESET' ||
-    err.code === 'EPIPE' ||
-    /Connection closed|client disconnecting/.test(message)
-  ) {
-    return make(
-      'CLOSED_BY_BROKER',
-      `The MQTT broker${where} closed the connection (${err.code ?? message}): is it still running? ${capital(fix)}.`,
-    );
-  }
-  return explain(error, { service: 'the MQTT broker', url });
+function keys(error: unknown): string[] {
+  if (!error || typeof error !== 'object') return [];
+  const { code, name } = error as MqttishError;
+  const message = String((error as MqttishError).message ?? '');
+  if (errnoOf(error) === 'ERR_INVALID_URL' || badUrl.test(message)) return ['mqtt:bad-url'];
+  if (typeof code === 'number' && name === 'ErrorWithReasonCode') return [`mqtt:${code}`, 'mqtt:any'];
+  if (message === 'connack timeout') return ['mqtt:connack-timeout'];
+  if (message === 'Keepalive timeout') return ['mqtt:keepalive-timeout'];
+  if (notMqtt.test(message)) return ['mqtt:not-mqtt'];
+  if (code === 'ECONNRESET' || code === 'EPIPE' || closed.test(message)) return ['mqtt:closed'];
+  return [];
 }
 
-function capital(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
+const refused = {
+  code: 'ACCESS_REFUSED',
+  say: (f: { where: string; message: string }) =>
+    `The MQTT broker${f.where} refused the login (${f.message}): check the user name and password in MQTT_URL.`,
+};
+const unavailable = {
+  code: 'SERVER_UNAVAILABLE',
+  say: (f: { where: string; message: string }) =>
+    `The MQTT broker${f.where} is unavailable (${f.message}): run npm run services, then try again.`,
+};
+
+export const mqttBroker: Explainer = {
+  service: 'the MQTT broker',
+  setting: 'MQTT_URL',
+  hint: 'is Mosquitto running? Start it with `npm run services`, or point MQTT_URL at your MQTT broker',
+  keys,
+  /** For a closed connection: the errno code when there is one (ECONNRESET), else the message. */
+  detail: (error) => {
+    const { code } = error as MqttishError;
+    return typeof code === 'string' ? code : undefined;
+  },
+  rows: {
+    'mqtt:bad-url': {
+      code: 'USAGE',
+      say: (f) =>
+        `MQTT_URL is not a URL an MQTT client can use (${f.message}): write it as mqtt://host:1883.`,
+    },
+    // The CONNACK's refusals: 4 and 5 in MQTT 3.1.1, 0x86 and 0x87 in MQTT 5.
+    'mqtt:4': refused,
+    'mqtt:5': refused,
+    'mqtt:134': refused,
+    'mqtt:135': refused,
+    'mqtt:3': unavailable,
+    'mqtt:136': unavailable,
+    'mqtt:any': {
+      code: 'MQTT_REFUSED',
+      say: (f) =>
+        `The MQTT broker${f.where} refused what the program asked (${f.message}): look at Mosquitto's log for why, then run the program again.`,
+    },
+    'mqtt:connack-timeout': {
+      code: 'TIMEOUT',
+      say: (f) =>
+        `The MQTT broker${f.where} accepted the connection but never answered the MQTT handshake${f.timeoutSeconds ? ` within ${f.timeoutSeconds} s` : ''}: is something else listening on that port, or is the broker stuck? ${fix}.`,
+    },
+    'mqtt:keepalive-timeout': {
+      code: 'TIMEOUT',
+      say: (f) =>
+        `The MQTT broker${f.where} stopped answering (no reply to the keepalive ping): is it still running? ${fix}.`,
+    },
+    'mqtt:not-mqtt': {
+      code: 'NOT_MQTT',
+      say: (f) =>
+        `Something${f.where} answered, but not in MQTT (${f.message}): is that another service's port (5672 is RabbitMQ's AMQP)? Point MQTT_URL at your MQTT broker, e.g. mqtt://localhost:1883.`,
+    },
+    'mqtt:closed': {
+      code: 'CLOSED_BY_BROKER',
+      say: (f) =>
+        `The MQTT broker${f.where} closed the connection (${f.detail}): is it still running? ${fix}.`,
+    },
+  },
+};
+
+/** Always a CourseError whose one sentence names the MQTT broker at `url` and never shows a password. */
+export function explainMqtt(error: unknown, url: string, connectTimeoutSeconds?: number): CourseError {
+  return explain(error, {
+    service: mqttBroker,
+    url,
+    ...(connectTimeoutSeconds !== undefined ? { timeoutSeconds: connectTimeoutSeconds } : {}),
+  });
 }

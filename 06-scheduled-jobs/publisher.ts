@@ -12,8 +12,9 @@ import { BatchFailed, type Lane as BatchLane, type Job, transfer } from './claim
 import { databaseFlags, openJobs } from './jobs.ts';
 import { settleUnanswered } from './lost-commit.ts';
 import { MqttLink } from './mqtt.ts';
+import { mqttBroker } from './mqtt-errors.ts';
 import type { Client } from './postgres.ts';
-import { connectionLost } from './postgres-errors.ts';
+import { connectionLost, postgres } from './postgres-errors.ts';
 import { startStatusLine, summaryLine, Tally } from './publisher-status.ts';
 import { retryFor } from './retry.ts';
 
@@ -256,4 +257,4 @@ export async function publish(options: Options, { log, signal }: RunContext): Pr
   return tally;
 }
 
-runMain(import.meta, program, publish);
+runMain(import.meta, program, publish, [postgres, mqttBroker]);

@@ -10,7 +10,7 @@ import { maskUrl } from '../shared/secrets.ts';
 import { everyPeriod } from '../shared/status-line.ts';
 import { checkTopicFilter } from './jobs.ts';
 import { connectMqtt, heldBack, type MqttClient, mqttUrlOf } from './mqtt.ts';
-import { explainMqtt } from './mqtt-errors.ts';
+import { explainMqtt, mqttBroker } from './mqtt-errors.ts';
 
 export const program = defineProgram({
   name: 'subscriber',
@@ -192,4 +192,4 @@ export async function subscribe(
   return { unique: seen.size, duplicates: duplicateIds.length, duplicateIds };
 }
 
-runMain(import.meta, program, subscribe);
+runMain(import.meta, program, subscribe, [mqttBroker]);

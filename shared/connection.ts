@@ -173,7 +173,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Broker> {
     try {
       return new Broker((await amqp.connect(url, socketOptions)) as unknown as Model, url, false);
     } catch (error) {
-      lastError = explain(error, { service: 'RabbitMQ', url, setting: options.setting });
+      lastError = explain(error, { url, setting: options.setting });
       const next = urls[i + 1];
       if (next) options.log?.warn(skippingNode(url, error, next));
     }

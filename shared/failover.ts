@@ -56,7 +56,7 @@ export class FailoverConnection extends EventEmitter {
         connection.use(index, await connection.dial(url, 0));
         return connection;
       } catch (error) {
-        lastError = explain(error, { service: 'RabbitMQ', url, setting: options.setting });
+        lastError = explain(error, { url, setting: options.setting });
         const next = options.urls[index + 1];
         if (next) options.log?.warn(skippingNode(url, error, next));
       }

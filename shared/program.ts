@@ -2,7 +2,8 @@
 // Ctrl+C into a clean stop, so a lesson program holds only the lesson.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CourseError, explain } from './errors.ts';
+import { rabbitmq } from './errors/amqp.ts';
+import { CourseError, type Explainer, explain } from './errors.ts';
 import { type Flags, HelpRequested, type Program, parseOptions, type Values } from './flags.ts';
 import { type Log, logger } from './logger.ts';
 
@@ -26,15 +27,17 @@ export function isEntryPoint(meta: ImportMeta): boolean {
 /**
  * Runs a program when its file is the entry point: parses flags, turns errors into one sentence
  * and an exit code, and turns Ctrl+C into a clean stop (exit 130). Uses process.exitCode, never
- * process.exit, so output is never cut off.
+ * process.exit, so output is never cut off. `services` are the explainers of the services the
+ * program talks to (RabbitMQ's unless it says otherwise), for an error that reaches this far.
  */
 export function runMain<S extends Flags>(
   meta: ImportMeta,
   program: Program<S>,
   main: (options: Values<S>, context: RunContext) => Promise<unknown>,
+  services: readonly Explainer[] = [rabbitmq],
 ): void {
   if (!isEntryPoint(meta)) return;
-  void run(program, main, process.argv.slice(2));
+  void run(program, main, process.argv.slice(2), services);
 }
 
 /**
@@ -61,6 +64,7 @@ export async function run<S extends Flags>(
   program: Program<S>,
   main: (options: Values<S>, context: RunContext) => Promise<unknown>,
   argv: string[],
+  services: readonly Explainer[] = [rabbitmq],
 ): Promise<number> {
   const debug = argv.includes('--debug');
   let options: Values<S>;
@@ -94,14 +98,14 @@ export async function run<S extends Flags>(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const fail = (error: unknown) => {
-    const explained = explain(error);
+    const explained = explain(error, {}, services);
     log.error(explained.message);
     if (debug) log.debug(String((explained.cause as Error | undefined)?.stack ?? explained.stack));
     return explained.exitCode;
   };
   process.on('uncaughtException', (error) => {
     // Written at once: the logger writes asynchronously, and process.exit would cut it off.
-    const explained = explain(error);
+    const explained = explain(error, {}, services);
     process.stderr.write(`${explained.message}\n`);
     if (debug) process.stderr.write(`${String((error as Error)?.stack)}\n`);
     process.exit(explained.exitCode);
