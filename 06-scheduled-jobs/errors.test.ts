@@ -123,6 +123,8 @@ describe('MQTT words mqtt.js gives no code for', () => {
     } catch (e) {
       error = e;
     }
-    expect(sentence(error, mqttBroker, 'not a url SECRET').message).toMatch(/^MQTT_URL is not a URL/);
+    expect(sentence(error, mqttBroker, 'not a url SECRET').message).toMatch(
+      /^MQTT_URL is not a URL an MQTT client can use \(Invalid URL\): write it as mqtt:\/\/host:1883\.$/,
+    );
   });
 });
