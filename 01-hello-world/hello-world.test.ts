@@ -1,6 +1,6 @@
 // Lesson 01's promises, proven against the real broker.
 import { describe, expect, test } from '@jest/globals';
-import { parseOptions } from '../shared/cli.ts';
+import { parseOptions } from '../shared/flags.ts';
 import {
   captureLog,
   eventually,

@@ -1,7 +1,9 @@
 // Receive: waits for messages on the queue "hello" and prints each one.
-import { countFlag, defineProgram, queueFlag, type RunContext, runMain, type Values } from '../shared/cli.ts';
+
 import { connect } from '../shared/connection.ts';
 import { keepConsuming } from '../shared/consume.ts';
+import { countFlag, defineProgram, queueFlag, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 
 export const program = defineProgram({
   name: 'receive',

@@ -1,6 +1,8 @@
 // Send: puts one message on the queue "hello" and waits until the broker has it.
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
+
 import { connect, refused } from '../shared/connection.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 
 export const program = defineProgram({
   name: 'send',

@@ -1,14 +1,15 @@
 // New task: sends tasks to a durable queue as persistent messages and exits once RabbitMQ confirms them all.
-import * as cli from '../shared/cli.ts';
 import { connect, refused, sendToQueue } from '../shared/connection.ts';
+import { defineProgram, queueFlag, queueTypeFlag, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 
-export const program = cli.defineProgram({
+export const program = defineProgram({
   name: 'new-task',
   summary: 'Send tasks to the work queue; each dot in a task is one second of work for a worker.',
   positionals: 'task',
   flags: {
-    queue: cli.queueFlag('task_queue', 'the queue to send to'),
-    queueType: cli.queueTypeFlag,
+    queue: queueFlag('task_queue', 'the queue to send to'),
+    queueType: queueTypeFlag,
     message: { type: 'string', description: 'send this one task' },
     count: { type: 'integer', min: 1, description: 'send this many generated tasks: Task 1, Task 2, …' },
     dots: { type: 'integer', min: 0, default: 1, description: 'seconds of work in each generated task' },
@@ -21,7 +22,7 @@ export const program = cli.defineProgram({
 
 const defaultTasks = ['First task.', 'Second task..', 'Third task...', 'Fourth task....', 'Fifth task.....'];
 
-export function tasksFrom(options: cli.Values<typeof program.flags>): string[] {
+export function tasksFrom(options: Values<typeof program.flags>): string[] {
   if (options.count !== undefined) {
     return Array.from({ length: options.count }, (_, i) => `Task ${i + 1}${'.'.repeat(options.dots)}`);
   }
@@ -29,10 +30,7 @@ export function tasksFrom(options: cli.Values<typeof program.flags>): string[] {
   return options.positionals.length ? options.positionals : defaultTasks;
 }
 
-export async function newTask(
-  options: cli.Values<typeof program.flags>,
-  { log }: Pick<cli.RunContext, 'log'>,
-) {
+export async function newTask(options: Values<typeof program.flags>, { log }: Pick<RunContext, 'log'>) {
   const tasks = tasksFrom(options);
   const broker = await connect({ log, name: 'lesson 02 new-task' });
   try {
@@ -55,4 +53,4 @@ export async function newTask(
   }
 }
 
-cli.runMain(import.meta, program, newTask);
+runMain(import.meta, program, newTask);

@@ -1,6 +1,6 @@
 // Lesson 02's promises, proven with worker processes run as a learner runs them.
 import { describe, expect, test } from '@jest/globals';
-import { parseOptions } from '../shared/cli.ts';
+import { parseOptions } from '../shared/flags.ts';
 import {
   captureLog,
   eventually,

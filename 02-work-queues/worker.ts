@@ -1,21 +1,29 @@
 // Worker: takes tasks from the work queue one at a time, works one second per dot, and acks after the work.
 import type { Channel, ConsumeMessage } from 'amqplib';
-import * as cli from '../shared/cli.ts';
 import { connect } from '../shared/connection.ts';
 import { keepConsuming } from '../shared/consume.ts';
+import {
+  countFlag,
+  defineProgram,
+  nameFlag,
+  queueFlag,
+  queueTypeFlag,
+  type Values,
+} from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { simulateWork } from '../shared/work.ts';
 
-export const program = cli.defineProgram({
+export const program = defineProgram({
   name: 'worker',
   summary: 'Take tasks from the work queue and simulate the work: one second per dot.',
   flags: {
-    queue: cli.queueFlag('task_queue', 'the queue to take tasks from'),
-    queueType: cli.queueTypeFlag,
-    name: cli.nameFlag('shown in every line, to tell terminals apart'),
+    queue: queueFlag('task_queue', 'the queue to take tasks from'),
+    queueType: queueTypeFlag,
+    name: nameFlag('shown in every line, to tell terminals apart'),
     prefetch: { type: 'integer', min: 0, default: 1, description: 'unacked tasks to hold (0 = unlimited)' },
     secondsPerDot: { type: 'number', min: 0, default: 1, description: 'seconds of work per dot in a task' },
     noAck: { type: 'boolean', default: false, description: 'auto-ack: RabbitMQ forgets a task once sent' },
-    count: cli.countFlag('tasks'),
+    count: countFlag('tasks'),
   },
   examples: [
     'npm run lesson:02 -- worker --name A',
@@ -23,7 +31,7 @@ export const program = cli.defineProgram({
   ],
 });
 
-export async function work(options: cli.Values<typeof program.flags>, { log, signal }: cli.RunContext) {
+export async function work(options: Values<typeof program.flags>, { log, signal }: RunContext) {
   const { name, queue, noAck } = options;
   if (noAck) log.warn(` [!] ${name}: --no-ack: kill this worker and the tasks it holds are lost.`);
 
@@ -62,4 +70,4 @@ export async function work(options: cli.Values<typeof program.flags>, { log, sig
   }
 }
 
-cli.runMain(import.meta, program, work);
+runMain(import.meta, program, work);

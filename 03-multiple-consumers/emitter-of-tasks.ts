@@ -1,17 +1,18 @@
 // Emitter of tasks: reads a CSV of tasks and sends one persistent message per row to a durable queue.
-import * as cli from '../shared/cli.ts';
 import { connect, refused, sendToQueue } from '../shared/connection.ts';
+import { defineProgram, queueFlag, queueTypeFlag, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { offerAdminPanel } from '../shared/prompts.ts';
 import { countTasks, readTasks } from './tasks-file.ts';
 
-export const program = cli.defineProgram({
+export const program = defineProgram({
   name: 'emitter-of-tasks',
   summary:
     'Send one task per row of a CSV file to the task queue, then exit once RabbitMQ confirmed them all.',
   flags: {
     file: { type: 'string', default: 'data/tasks.csv', description: 'the CSV of tasks: a name, then dots' },
-    queue: cli.queueFlag('task_queue3', 'the queue to send to'),
-    queueType: cli.queueTypeFlag,
+    queue: queueFlag('task_queue3', 'the queue to send to'),
+    queueType: queueTypeFlag,
     admin: { type: 'boolean', description: 'open the RabbitMQ admin panel (--no-admin: do not ask)' },
     maxRowBytes: {
       type: 'integer',
@@ -26,7 +27,7 @@ export const program = cli.defineProgram({
   ],
 });
 
-export async function emitTasks(options: cli.Values<typeof program.flags>, { log, signal }: cli.RunContext) {
+export async function emitTasks(options: Values<typeof program.flags>, { log, signal }: RunContext) {
   const { file, queue } = options;
   const rows = await countTasks(file, options.maxRowBytes); // the whole file is checked before we send
   await offerAdminPanel({ admin: options.admin, log });
@@ -60,4 +61,4 @@ export async function emitTasks(options: cli.Values<typeof program.flags>, { log
   return sent;
 }
 
-cli.runMain(import.meta, program, emitTasks);
+runMain(import.meta, program, emitTasks);

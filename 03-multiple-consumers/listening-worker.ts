@@ -1,19 +1,27 @@
 // Listening worker: takes one task at a time from the queue, works one second per dot, acks, and logs it all.
 import type { ConsumeMessage } from 'amqplib';
-import * as cli from '../shared/cli.ts';
 import { connect } from '../shared/connection.ts';
 import { keepConsuming } from '../shared/consume.ts';
+import {
+  countFlag,
+  defineProgram,
+  nameFlag,
+  queueFlag,
+  queueTypeFlag,
+  type Values,
+} from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { simulateWork } from '../shared/work.ts';
 
-export const program = cli.defineProgram({
+export const program = defineProgram({
   name: 'listening-worker',
   summary: 'Listen on the task queue and work through tasks one at a time (one second per dot).',
   flags: {
-    queue: cli.queueFlag('task_queue3', 'the queue to listen on'),
-    queueType: cli.queueTypeFlag,
-    name: cli.nameFlag('shown in every line and names the log file'),
+    queue: queueFlag('task_queue3', 'the queue to listen on'),
+    queueType: queueTypeFlag,
+    name: nameFlag('shown in every line and names the log file'),
     secondsPerDot: { type: 'number', min: 0, default: 1, description: 'seconds of work per dot in a task' },
-    count: cli.countFlag('tasks'),
+    count: countFlag('tasks'),
   },
   examples: [
     'npm run lesson:03 -- listening-worker --name A',
@@ -23,7 +31,7 @@ export const program = cli.defineProgram({
 
 const clock = () => new Date().toISOString().slice(11, 23);
 
-export async function listen(options: cli.Values<typeof program.flags>, { log, signal }: cli.RunContext) {
+export async function listen(options: Values<typeof program.flags>, { log, signal }: RunContext) {
   const { name, queue } = options;
   const broker = await connect({ log, recover: true, name: `lesson 03 listening-worker ${name}` });
   try {
@@ -52,4 +60,4 @@ export async function listen(options: cli.Values<typeof program.flags>, { log, s
   }
 }
 
-cli.runMain(import.meta, program, listen);
+runMain(import.meta, program, listen);

@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
-import { repoRoot } from '../shared/logger.ts';
 import { queuesPage } from '../shared/prompts.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import {
   expectOneSentence,
   Running,

@@ -1,7 +1,7 @@
 // The producer's promises about what it counts as confirmed, and how it paces itself under nacks.
 import { describe, expect, test } from '@jest/globals';
 import type { GetMessage } from 'amqplib';
-import { parseOptions } from '../shared/cli.ts';
+import { parseOptions } from '../shared/flags.ts';
 import { captureLog, eventually, uniqueName, useTestBroker } from '../test/testing.ts';
 import { pace } from './config.ts';
 import { produce, program } from './fast-producer.ts';

@@ -1,13 +1,14 @@
 // Fast producer: publishes at a steady rate in confirmed batches, and slows down when RabbitMQ pushes back.
 import { once } from 'node:events';
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { maskUrl } from '../shared/config.ts';
 import { type Broker, type ConfirmChannel, connect } from '../shared/connection.ts';
 import { CourseError, explain } from '../shared/errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
 import { afterAbort } from '../shared/grace.ts';
 import type { Log } from '../shared/logger.ts';
 import { nowMs } from '../shared/pacer.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { reconnect } from '../shared/reconnect.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import { everyPeriod } from '../shared/status-line.ts';
 import { AdaptiveRate } from './adaptive-rate.ts';
 import { pace, queueFlags } from './config.ts';

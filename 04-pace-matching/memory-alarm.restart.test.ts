@@ -1,7 +1,7 @@
 // A memory alarm blocks every publishing connection. The alarm is raised on a private node (slot 2)
 // by lowering its memory watermark: the learner's broker is never squeezed.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { parseOptions } from '../shared/cli.ts';
+import { parseOptions } from '../shared/flags.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
 import { captureLog, eventually, uniqueName } from '../test/testing.ts';
 import { captureDebugLog, countQueue, missing, producerStatus, statusLines } from './drill-kit.ts';

@@ -5,8 +5,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { parseOptions } from '../shared/cli.ts';
 import { settings } from '../shared/config.ts';
+import { parseOptions } from '../shared/flags.ts';
 import {
   captureLog,
   expectOneSentence,

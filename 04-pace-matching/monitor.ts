@@ -1,11 +1,12 @@
 // Monitor: watches the queue, the broker and the two programs, serves it all as Prometheus
 // metrics, and draws a live view that fits an 80-column terminal.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { type Channel, connect } from '../shared/connection.ts';
 import { keepConsuming } from '../shared/consume.ts';
 import { withTimeout } from '../shared/errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
 import { ManagementClient } from '../shared/management.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { pace, queueFlags } from './config.ts';
 import { declareEvents, type PaceEvent, parseEvent } from './events.ts';
 import { ManagementSampler } from './management-sampler.ts';

@@ -1,7 +1,7 @@
 // Lesson 04's promises, scaled down (small limits, short periods) so the suite stays quick.
 import { describe, expect, test } from '@jest/globals';
 import type { GetMessage } from 'amqplib';
-import { parseOptions } from '../shared/cli.ts';
+import { parseOptions } from '../shared/flags.ts';
 import {
   captureLog,
   eventually,

@@ -1,9 +1,10 @@
 // Slow consumer: processes at a fixed rate, acks after the work, retries failures a few times, then dead-letters them.
 import { setMaxListeners } from 'node:events';
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { type Channel, type ConfirmChannel, type ConsumeMessage, connect } from '../shared/connection.ts';
 import { keepConsuming } from '../shared/consume.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
 import { nowMs, Pacer } from '../shared/pacer.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { everyPeriod } from '../shared/status-line.ts';
 import { pace, queueFlags } from './config.ts';
 import { reporter } from './events.ts';

@@ -2,12 +2,12 @@
 // every N), and a CSV row for each message it acked, written out before the ack is sent, so even a
 // killed consumer's CSV lists everything the broker forgot.
 
-import { maskUrl } from '../shared/config.ts';
 import type { Broker, Channel, ConsumeMessage } from '../shared/connection.ts';
 import { connect } from '../shared/connection.ts';
 import { explain } from '../shared/errors.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { reconnect } from '../shared/reconnect.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import { queueArguments } from './queue.ts';
 import type { WorkerContext } from './threads.ts';
 

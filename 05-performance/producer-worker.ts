@@ -2,12 +2,12 @@
 // queue, a window of unconfirmed messages, and a CSV row for each message the broker confirmed.
 // Nothing the broker did not confirm is written down; it is published again, with the same id.
 import { once } from 'node:events';
-import { maskUrl } from '../shared/config.ts';
 import { type Broker, type ConfirmChannel, connect } from '../shared/connection.ts';
 import { explain } from '../shared/errors.ts';
 import { afterAbort } from '../shared/grace.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { reconnect } from '../shared/reconnect.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import { queueArguments } from './queue.ts';
 import type { WorkerContext } from './threads.ts';
 

@@ -1,8 +1,10 @@
 // Producer: publishes persistent messages with confirms as fast as at-least-once allows, from N
 // worker threads (producer-worker.ts), and writes a CSV of message_id,sent_at,acked_at to stdout.
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
+
 import { brokerTarget } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import type { ProducerResult, ProducerWorkerOptions } from './producer-worker.ts';
 import { queueFlags } from './queue.ts';
 import { runWorkers } from './threads.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { managementAuth } from '../shared/config.ts';
 import { brokerUrls } from '../shared/connection.ts';
-import { repoRoot } from '../shared/logger.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { eventually, start } from '../test/testing.ts';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'lesson05-run-'));

@@ -4,9 +4,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { brokerTarget, brokerUrls, connect } from '../shared/connection.ts';
 import { UsageError } from '../shared/errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { type Configuration, configurations } from './configurations.ts';
 import { processResults, type Results } from './process-results.ts';
 import { startChild } from './supervisor.ts';

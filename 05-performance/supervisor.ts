@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { CourseError } from '../shared/errors.ts';
-import { repoRoot } from '../shared/logger.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 
 /**
  * Starts a program in its own process group, so a Ctrl+C in the terminal reaches only this

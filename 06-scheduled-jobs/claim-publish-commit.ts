@@ -3,9 +3,10 @@
 // batch back, so its jobs stay due; a COMMIT whose answer is lost is settled in lost-commit.ts.
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { maskUrl, settings } from '../shared/config.ts';
+import { settings } from '../shared/config.ts';
 import { CourseError } from '../shared/errors.ts';
 import type { Log } from '../shared/logger.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import {
   lastMqttError,
   type MqttClient,
@@ -13,10 +14,10 @@ import {
   mqttUrlOf,
   publishWithReason,
   whenLost,
-} from '../shared/mqtt.ts';
-import { describeReason, explainMqtt } from '../shared/mqtt-errors.ts';
-import type { Client } from '../shared/postgres.ts';
-import { explainPostgresError } from '../shared/postgres-errors.ts';
+} from './mqtt.ts';
+import { describeReason, explainMqtt } from './mqtt-errors.ts';
+import type { Client } from './postgres.ts';
+import { explainPostgresError } from './postgres-errors.ts';
 import type { Tally } from './publisher-status.ts';
 
 /** What a batch reads of the publisher's flags (publisher.ts documents each one). */

@@ -1,9 +1,11 @@
 // Enqueue: inserts jobs to fire at a time, in bulk (the rows are generated inside PostgreSQL).
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
+
 import { settings } from '../shared/config.ts';
 import { UsageError } from '../shared/errors.ts';
-import { explainPostgresError } from '../shared/postgres-errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { checkPayload, checkTopic, databaseFlags, maxPayloadBytes, openJobs } from './jobs.ts';
+import { explainPostgresError, postgres } from './postgres-errors.ts';
 
 export const program = defineProgram({
   name: 'enqueue',
@@ -89,4 +91,4 @@ export async function enqueue(options: Options, { log }: Pick<RunContext, 'log'>
   }
 }
 
-runMain(import.meta, program, enqueue);
+runMain(import.meta, program, enqueue, [postgres]);

@@ -4,9 +4,9 @@
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { settings } from '../shared/config.ts';
-import { connectDatabase } from '../shared/postgres.ts';
 import { eventually, expectOneSentence, runProgram, start } from '../test/testing.ts';
 import { type FaultProxy, faultProxy } from './fault-proxy.ts';
+import { connectDatabase } from './postgres.ts';
 import {
   countJobs,
   enqueueJobs,

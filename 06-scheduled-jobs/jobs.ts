@@ -1,9 +1,10 @@
 // The jobs table for lesson 06's programs: connect, create the table when it is missing (once,
 // however many programs start at once), and the rules a job's topic and payload must follow.
 import { readFileSync } from 'node:fs';
-import { maskUrl, settings } from '../shared/config.ts';
+import { settings } from '../shared/config.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
-import { type Client, connectDatabase } from '../shared/postgres.ts';
+import { maskUrl } from '../shared/secrets.ts';
+import { type Client, connectDatabase } from './postgres.ts';
 
 const schemaSql = readFileSync(new URL('./schema.sql', import.meta.url), 'utf8');
 

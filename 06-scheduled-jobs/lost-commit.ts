@@ -2,8 +2,8 @@
 // jobs are processed and counted; else they stay due and go out again. Never counted twice, never
 // left out.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client } from '../shared/postgres.ts';
 import { type Lane, reportRefused, type Unanswered } from './claim-publish-commit.ts';
+import type { Client } from './postgres.ts';
 
 /** Asks, on the lane's new connection, how the unanswered COMMIT ended, and counts the batch so. */
 export async function settleUnanswered(lane: Lane, batch: Unanswered, why: string): Promise<void> {

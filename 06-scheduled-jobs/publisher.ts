@@ -5,16 +5,18 @@
 // blocks another, and no job is claimed by two. One batch's transaction is claim-publish-commit.ts;
 // a COMMIT whose answer was lost is settled by lost-commit.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { UsageError } from '../shared/errors.ts';
-import { MqttLink } from '../shared/mqtt.ts';
-import type { Client } from '../shared/postgres.ts';
-import { connectionLost } from '../shared/postgres-errors.ts';
-import { retryFor } from '../shared/retry.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { BatchFailed, type Lane as BatchLane, type Job, transfer } from './claim-publish-commit.ts';
 import { databaseFlags, openJobs } from './jobs.ts';
 import { settleUnanswered } from './lost-commit.ts';
+import { MqttLink } from './mqtt.ts';
+import { mqttBroker } from './mqtt-errors.ts';
+import type { Client } from './postgres.ts';
+import { connectionLost, postgres } from './postgres-errors.ts';
 import { startStatusLine, summaryLine, Tally } from './publisher-status.ts';
+import { retryFor } from './retry.ts';
 
 export const program = defineProgram({
   name: 'publisher',
@@ -255,4 +257,4 @@ export async function publish(options: Options, { log, signal }: RunContext): Pr
   return tally;
 }
 
-runMain(import.meta, program, publish);
+runMain(import.meta, program, publish, [postgres, mqttBroker]);

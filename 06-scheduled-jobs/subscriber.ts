@@ -1,14 +1,16 @@
 // Subscriber: the lesson's stand-in for a device. Counts the jobs that arrive and spots duplicates
 // by the job id each one carries. With --client-id it keeps a persistent session, so the broker
 // holds its jobs while it is away and hands them over when it comes back.
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { maskUrl } from '../shared/config.ts';
+
 import { CourseError } from '../shared/errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
 import type { Log } from '../shared/logger.ts';
-import { connectMqtt, heldBack, type MqttClient, mqttUrlOf } from '../shared/mqtt.ts';
-import { explainMqtt } from '../shared/mqtt-errors.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import { everyPeriod } from '../shared/status-line.ts';
 import { checkTopicFilter } from './jobs.ts';
+import { connectMqtt, heldBack, type MqttClient, mqttUrlOf } from './mqtt.ts';
+import { explainMqtt, mqttBroker } from './mqtt-errors.ts';
 
 export const program = defineProgram({
   name: 'subscriber',
@@ -190,4 +192,4 @@ export async function subscribe(
   return { unique: seen.size, duplicates: duplicateIds.length, duplicateIds };
 }
 
-runMain(import.meta, program, subscribe);
+runMain(import.meta, program, subscribe, [mqttBroker]);

@@ -5,12 +5,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach } from '@jest/globals';
 import mqtt from 'mqtt';
-import { parseOptions } from '../shared/cli.ts';
 import { settings } from '../shared/config.ts';
-import { repoRoot } from '../shared/logger.ts';
-import { connectDatabase } from '../shared/postgres.ts';
+import { parseOptions } from '../shared/flags.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { captureLog, Running, start, stopAll, uniqueName } from '../test/testing.ts';
 import { enqueue, program as enqueueProgram } from './enqueue.ts';
+import { connectDatabase } from './postgres.ts';
 import { type Arrival, subscribe, program as subscriberProgram } from './subscriber.ts';
 
 const schemas: string[] = [];

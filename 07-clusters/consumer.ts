@@ -1,11 +1,12 @@
 // Consumer: takes messages from the quorum queue and acks each; when its node dies it fails over to
 // the next node of AMQP_URL, and counts the ids it sees twice (a failover's at-least-once).
 
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { connect } from '../shared/connection.ts';
 import { keepConsuming } from '../shared/consume.ts';
 import { clusterNodeUrl } from '../shared/course-cluster.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
 import { nowMs } from '../shared/pacer.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { quorumQueue, replicasFlag } from './producer.ts';
 
 export const program = defineProgram({

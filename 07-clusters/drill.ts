@@ -1,9 +1,10 @@
 // Drill: streams messages into a quorum queue on the cluster, kills the queue's leader mid-run
 // (SIGKILL, as when its machine dies), reads the queue to the end, and prints the counts.
 import { clusterNode, clusterUrl, queueLeader, startNode } from '../scripts/cluster.ts';
-import { defineProgram, parseOptions, type RunContext, runMain, type Values } from '../shared/cli.ts';
 import { connect } from '../shared/connection.ts';
+import { defineProgram, parseOptions, type Values } from '../shared/flags.ts';
 import { nowMs } from '../shared/pacer.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { consumeMessages, program as consumerProgram } from './consumer.ts';
 import { produce, program as producerProgram } from './producer.ts';
 

@@ -11,7 +11,8 @@ import {
   queueLeader,
   startNode,
 } from '../scripts/cluster.ts';
-import { parseOptions, type RunContext } from '../shared/cli.ts';
+import { parseOptions } from '../shared/flags.ts';
+import type { RunContext } from '../shared/program.ts';
 import { captureLog, eventually, start } from '../test/testing.ts';
 import { amqpUrl, runningNode, useCluster } from './cluster-scene.ts';
 import { consumeMessages, program as consumerProgram } from './consumer.ts';

@@ -1,12 +1,13 @@
 // Producer: streams numbered messages into a quorum queue with confirms; when its node dies it
 // fails over to the next node of AMQP_URL and republishes what was not confirmed, same id.
 import { once } from 'node:events';
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { maskUrl } from '../shared/config.ts';
 import { type Broker, type ConfirmChannel, connect } from '../shared/connection.ts';
 import { clusterUrl } from '../shared/course-cluster.ts';
 import { CourseError } from '../shared/errors.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
 import { nowMs } from '../shared/pacer.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
+import { maskUrl } from '../shared/secrets.ts';
 
 /** The flag both programs share: how many nodes hold a copy of the queue. */
 export const replicasFlag = {

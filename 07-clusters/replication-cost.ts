@@ -1,8 +1,10 @@
 // Replication cost: the same producer and consumer, side by side, on a quorum queue with three
 // members (one per node) and on one with a single member, in alternating rounds of one session.
-import { defineProgram, parseOptions, type RunContext, runMain, type Values } from '../shared/cli.ts';
+
 import { connect } from '../shared/connection.ts';
 import { clusterUrl } from '../shared/course-cluster.ts';
+import { defineProgram, parseOptions, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
 import { consumeMessages, program as consumerProgram } from './consumer.ts';
 import { produce, program as producerProgram } from './producer.ts';
 

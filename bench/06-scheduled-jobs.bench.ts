@@ -11,8 +11,8 @@ import { once } from 'node:events';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../shared/logger.ts';
-import { connectDatabase } from '../shared/postgres.ts';
+import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { run } from './harness.ts';
 
 const jobs = Number(process.env.BENCH_JOBS ?? 100_000);

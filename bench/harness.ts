@@ -2,7 +2,7 @@
 // the contenders, and print medians and ratios.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from '../shared/logger.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 
 export async function run(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, script), ...args], {

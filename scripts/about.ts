@@ -4,12 +4,16 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { isEntryPoint } from '../shared/cli.ts';
-import { maskSecrets, maskUrl, settings } from '../shared/config.ts';
-import { explain, type Service } from '../shared/errors.ts';
-import { repoRoot } from '../shared/logger.ts';
+import { mqttBroker } from '../06-scheduled-jobs/mqtt-errors.ts';
+import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
+import { postgres } from '../06-scheduled-jobs/postgres-errors.ts';
+import { settings } from '../shared/config.ts';
+import { managementApi } from '../shared/errors/management.ts';
+import { type Explainer, explain } from '../shared/errors.ts';
 import { ManagementClient } from '../shared/management.ts';
-import { connectDatabase } from '../shared/postgres.ts';
+import { isEntryPoint } from '../shared/program.ts';
+import { repoRoot } from '../shared/repo-root.ts';
+import { maskSecrets, maskUrl } from '../shared/secrets.ts';
 
 export interface About {
   when: string;
@@ -31,7 +35,7 @@ export async function about(): Promise<About> {
   const unreachable: About['unreachable'] = {};
   const attempt = async <T>(
     name: keyof About['unreachable'],
-    service: Service,
+    service: Explainer,
     work: () => Promise<T>,
   ): Promise<T | undefined> =>
     work().catch((error) => {
@@ -56,7 +60,7 @@ export async function about(): Promise<About> {
       return 'unknown';
     }
   })();
-  const rabbitmq = await attempt('rabbitmq', 'the RabbitMQ management API', async () => {
+  const rabbitmq = await attempt('rabbitmq', managementApi, async () => {
     const amqpUrls = settings().amqpUrls;
     const overview = (await new ManagementClient({ timeoutMs: 3000 }).request('/overview')) as {
       rabbitmq_version: string;
@@ -68,7 +72,7 @@ export async function about(): Promise<About> {
       url: maskUrl(amqpUrls[0] ?? ''),
     };
   });
-  const postgresql = await attempt('postgresql', 'PostgreSQL', async () => {
+  const postgresql = await attempt('postgresql', postgres, async () => {
     const databaseUrl = settings().databaseUrl;
     const client = await connectDatabase();
     try {
@@ -80,7 +84,7 @@ export async function about(): Promise<About> {
   });
   const mosquitto = await attempt(
     'mosquitto',
-    'the MQTT broker',
+    mqttBroker,
     () =>
       new Promise<{ version: string; url: string }>((resolve, reject) => {
         const mqttUrl = settings().mqttUrl;

@@ -6,12 +6,12 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Options } from 'amqplib';
 import { chalkStderr as chalk } from 'chalk';
-import { isEntryPoint } from '../shared/cli.ts';
+import { connectMqtt } from '../06-scheduled-jobs/mqtt.ts';
+import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
 import { connect } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
-import { repoRoot } from '../shared/logger.ts';
-import { connectMqtt } from '../shared/mqtt.ts';
-import { connectDatabase } from '../shared/postgres.ts';
+import { isEntryPoint } from '../shared/program.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { lesson as findLesson, type Lesson, lessons } from './lessons.ts';
 import { type LessonCheck, recordProgress } from './progress.ts';
 

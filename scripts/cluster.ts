@@ -8,9 +8,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isEntryPoint } from '../shared/cli.ts';
 import { clusterEpmdPort, clusterNodeNumbers, clusterPorts, clusterUrl } from '../shared/course-cluster.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
+import { isEntryPoint } from '../shared/program.ts';
 import { RabbitNode, rabbitmqSbin, stopEpmd } from './rabbit-node.ts';
 
 export const clusterDir = process.env.COURSE_CLUSTER_DIR ?? join(tmpdir(), 'rabbitmq-course-cluster');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { withTimeout } from '../shared/errors.ts';
-import { repoRoot } from '../shared/logger.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { Running, runProgram, testBroker, uniqueName } from '../test/testing.ts';
 import { cell, paneSize, pngSize, renderPanes } from './terminal-render.ts';
 

@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { select } from '@inquirer/prompts';
 import { chalkStderr as chalk } from 'chalk';
-import { repoRoot } from '../shared/logger.ts';
 import { isInteractive, openInBrowser } from '../shared/prompts.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { type Lesson, lessons } from './lessons.ts';
 import { readProgress } from './progress.ts';
 

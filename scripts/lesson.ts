@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { select } from '@inquirer/prompts';
-import { repoRoot } from '../shared/logger.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { lesson } from './lessons.ts';
 
 const [number = '', name, ...args] = process.argv.slice(2);

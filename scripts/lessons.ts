@@ -2,7 +2,7 @@
 // in the menus without being registered anywhere.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../shared/logger.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 
 export interface Lesson {
   number: string;

@@ -1,7 +1,7 @@
 // The learner's progress: what `npm run check` found, read by the course menu. Git-ignored.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { repoRoot } from '../shared/logger.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 
 export interface LessonCheck {
   ok: boolean;

@@ -3,7 +3,7 @@
 // in a README names a scene of that README. No tmux, no browser, no broker: this reads the READMEs.
 import { readdirSync } from 'node:fs';
 import { describe, expect, test } from '@jest/globals';
-import { repoRoot } from '../shared/logger.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 import { markedCommands, markers, readCommands, readmeOf } from './screenshots/commands.ts';
 import { scenes } from './screenshots/scenes.ts';
 

@@ -6,7 +6,7 @@
 // `npm run screenshots -- 02 04` makes only those lessons' pictures; `--dry-run` prints the
 // commands each would type, read from its README (screenshots/commands.ts), and makes nothing.
 import { existsSync, mkdirSync } from 'node:fs';
-import { isEntryPoint } from '../shared/cli.ts';
+import { isEntryPoint } from '../shared/program.ts';
 import { readCommands } from './screenshots/commands.ts';
 import { out, say, shrinkWritten } from './screenshots/pictures.ts';
 import { scenes } from './screenshots/scenes.ts';

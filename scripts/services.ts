@@ -5,8 +5,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isEntryPoint } from '../shared/cli.ts';
-import { managementAuth, maskSecrets, settings } from '../shared/config.ts';
+import { managementAuth, settings } from '../shared/config.ts';
+import { isEntryPoint } from '../shared/program.ts';
+import { maskSecrets } from '../shared/secrets.ts';
 import {
   aptInstall,
   aptInstalled,

@@ -16,11 +16,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { defineProgram, type RunContext, runMain, type Values } from '../shared/cli.ts';
-import { maskSecrets, settings } from '../shared/config.ts';
+import { settings } from '../shared/config.ts';
 import { UsageError } from '../shared/errors.ts';
-import { repoRoot } from '../shared/logger.ts';
-import { urlSecrets } from '../shared/secrets.ts';
+import { defineProgram, type Values } from '../shared/flags.ts';
+import { type RunContext, runMain } from '../shared/program.ts';
+import { repoRoot } from '../shared/repo-root.ts';
+import { maskSecrets, urlSecrets } from '../shared/secrets.ts';
 import { about, aboutText } from './about.ts';
 import { check } from './check.ts';
 import { type LessonCheck, readProgress } from './progress.ts';

@@ -1,12 +1,8 @@
-// One place for the course's settings: environment variables with the defaults from DESIGN.md,
+// One place for the course's settings: environment variables with the course's defaults (below),
 // each checked when it is read, so a URL that would be misread (a password with an unencoded
 // '/' or '#') ends in one sentence instead of a connection to the wrong host.
 import { CourseError } from './errors.ts';
 import { encodingHint, maskUrl, urlProblem } from './secrets.ts';
-
-// Masking lives in secrets.ts; these names stay importable from here.
-export { maskSecrets, maskUrl } from './secrets.ts';
-export { urlUser, urlVhost } from './urls.ts';
 
 export const defaults = {
   amqpUrl: 'amqp://guest:guest@localhost:5672',

@@ -4,10 +4,11 @@
 // with a stack), and a close that waits for confirms. Consumers use keepConsuming (consume.ts).
 import { EventEmitter, once } from 'node:events';
 import amqp, { type Channel, type ConfirmChannel, type Options } from 'amqplib';
-import { checkUrl, maskUrl, settings, splitUrls } from './config.ts';
+import { checkUrl, settings, splitUrls } from './config.ts';
 import { CourseError, explain } from './errors.ts';
 import { dropSocket, FailoverConnection, skippingNode } from './failover.ts';
 import type { Log } from './logger.ts';
+import { maskUrl } from './secrets.ts';
 
 export type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 
@@ -172,7 +173,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Broker> {
     try {
       return new Broker((await amqp.connect(url, socketOptions)) as unknown as Model, url, false);
     } catch (error) {
-      lastError = explain(error, { service: 'RabbitMQ', url, setting: options.setting });
+      lastError = explain(error, { url, setting: options.setting });
       const next = urls[i + 1];
       if (next) options.log?.warn(skippingNode(url, error, next));
     }

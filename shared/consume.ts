@@ -3,10 +3,10 @@
 // declares its queue, sets its prefetch, calls channel.consume and acks, as the tutorials do.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, ConsumeMessage, Options, Replies } from 'amqplib';
-import { maskUrl } from './config.ts';
 import type { Broker } from './connection.ts';
 import { explain } from './errors.ts';
 import type { Log } from './logger.ts';
+import { maskUrl } from './secrets.ts';
 
 /** How long finishing waits for the broker's cancel-ok before going on without it. */
 const CANCEL_SECONDS = 5;

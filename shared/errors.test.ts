@@ -1,14 +1,15 @@
-// explain() turns real failures into one sentence: each row of each table met with a real error
-// where one is cheap to cause, else with an error shaped exactly as the library makes it.
+// explain() turns real failures into one sentence: each row of RabbitMQ's, the management API's and
+// the network's met with a real error where one is cheap to cause, else with an error shaped
+// exactly as the library makes it. Lesson 06 tests PostgreSQL's and MQTT's (06-scheduled-jobs/errors.test.ts).
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import amqp from 'amqplib';
-import mqtt, { ErrorWithReasonCode } from 'mqtt';
-import pg from 'pg';
 import { managementAuth, settings } from './config.ts';
 import { brokerUrls } from './connection.ts';
-import { CourseError, explain, type Service } from './errors.ts';
+import { rabbitmq } from './errors/amqp.ts';
+import { managementApi } from './errors/management.ts';
+import { CourseError, type Explainer, explain } from './errors.ts';
 
 const url = brokerUrls()[0]!;
 const unique = (prefix: string) => `${prefix}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
@@ -49,7 +50,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 }
 
 /** The sentence for `error`, checked against the contract: one line, no secret, what to do. */
-function sentence(error: unknown, service: Service = 'RabbitMQ', where = url): CourseError {
+function sentence(error: unknown, service: Explainer = rabbitmq, where = url): CourseError {
   const explained = explain(error, { service, url: where });
   expect(explained).toBeInstanceOf(CourseError);
   expect(explained.message).not.toMatch(/\n/);
@@ -134,7 +135,7 @@ describe('AMQP reply codes', () => {
     try {
       const wrong = url.replace(/\/\/[^@/]*@|\/\//, `//${user}:p@ss%2FSECRET@`);
       const error = await rejection(amqp.connect(wrong));
-      const explained = sentence(error, 'RabbitMQ', wrong);
+      const explained = sentence(error, rabbitmq, wrong);
       expect(explained.code).toBe('ACCESS_REFUSED');
       expect(explained.message).toContain(`refused the login for user '${user}'`);
     } finally {
@@ -145,7 +146,7 @@ describe('AMQP reply codes', () => {
   test('530 an unknown virtual host', async () => {
     const vhost = unique('no-such-vhost');
     const where = `${url.replace(/\/$/, '')}/${vhost}`;
-    const explained = sentence(await rejection(amqp.connect(where)), 'RabbitMQ', where);
+    const explained = sentence(await rejection(amqp.connect(where)), rabbitmq, where);
     expect(explained.code).toBe('UNKNOWN_VHOST');
     expect(explained.message).toContain(`'${vhost}'`);
   });
@@ -191,14 +192,14 @@ describe('AMQP reply codes', () => {
 describe('errno codes', () => {
   test('ECONNREFUSED: nothing listens on the port', async () => {
     const where = secretUrl('amqp://127.0.0.1:1');
-    const explained = sentence(await rejection(amqp.connect(where)), 'RabbitMQ', where);
+    const explained = sentence(await rejection(amqp.connect(where)), rabbitmq, where);
     expect(explained.code).toBe('CONNECTION_REFUSED');
     expect(explained.message).toContain('at amqp://learner:***@127.0.0.1:1 (connection refused)');
   });
 
   test('ENOTFOUND or EAI_AGAIN: a host that does not exist', async () => {
     const where = 'amqp://no-such-host.invalid';
-    expect(sentence(await rejection(amqp.connect(where)), 'RabbitMQ', where).code).toBe('HOST_NOT_FOUND');
+    expect(sentence(await rejection(amqp.connect(where)), rabbitmq, where).code).toBe('HOST_NOT_FOUND');
   });
 
   test('a port that accepts but never speaks AMQP: the connect timeout', async () => {
@@ -209,7 +210,7 @@ describe('errno codes', () => {
     try {
       const where = `amqp://127.0.0.1:${port}`;
       const error = await rejection(amqp.connect(where, { timeout: 200 }));
-      expect(sentence(error, 'RabbitMQ', where).code).toBe('TIMEOUT');
+      expect(sentence(error, rabbitmq, where).code).toBe('TIMEOUT');
     } finally {
       silent.close();
     }
@@ -219,7 +220,7 @@ describe('errno codes', () => {
     const database = new URL(settings().databaseUrl);
     const postgres = `amqp://${database.hostname}:${database.port || 5432}`;
     for (const where of [managementAuth().base.replace(/^http/, 'amqp'), postgres]) {
-      const explained = sentence(await rejection(amqp.connect(where)), 'RabbitMQ', where);
+      const explained = sentence(await rejection(amqp.connect(where)), rabbitmq, where);
       expect(explained.code).toBe('NOT_AMQP');
       expect(explained.message).toMatch(/AMQP port \(5672\)/);
     }
@@ -227,7 +228,7 @@ describe('errno codes', () => {
 
   test('amqps:// at the plain AMQP port: not TLS', async () => {
     const where = url.replace(/^amqp:/, 'amqps:');
-    const explained = sentence(await rejection(amqp.connect(where)), 'RabbitMQ', where);
+    const explained = sentence(await rejection(amqp.connect(where)), rabbitmq, where);
     expect(explained.code).toBe('NOT_TLS');
     expect(explained.message).toMatch(/amqp:\/\//);
   });
@@ -240,7 +241,7 @@ describe('errno codes', () => {
     free.close();
     await once(free, 'close');
     const error = await rejection(fetch(`${where}/api/overview`));
-    const explained = sentence(error, 'the RabbitMQ management API', where);
+    const explained = sentence(error, managementApi, where);
     expect(explained.code).toBe('CONNECTION_REFUSED');
     expect(explained.message).toMatch(/management plugin/);
   });
@@ -252,7 +253,7 @@ describe('errno codes', () => {
     });
     const error = Object.assign(new Error(`HTTP ${response.status}`), { status: response.status });
     const where = base.replace('://', '://guest:wrong-SECRET@');
-    const explained = sentence(error, 'the RabbitMQ management API', where);
+    const explained = sentence(error, managementApi, where);
     expect(explained.code).toBe('ACCESS_REFUSED');
     expect(explained.message).toMatch(/RABBITMQ_MANAGEMENT_URL/);
   });
@@ -264,75 +265,7 @@ describe('errno codes', () => {
     } catch (e) {
       error = e;
     }
-    expect(sentence(error, 'the MQTT broker', 'not a url SECRET').code).toBe('BAD_URL');
-  });
-});
-
-describe('PostgreSQL SQLSTATE codes', () => {
-  const base = settings().databaseUrl;
-  async function pgError(where: string, sql?: string): Promise<unknown> {
-    const client = new pg.Client({ connectionString: where });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      if (sql) await client.query(sql);
-    } catch (error) {
-      return error;
-    } finally {
-      await client.end().catch(() => {});
-    }
-    throw new Error('it did not fail');
-  }
-
-  test('3D000 a database that does not exist', async () => {
-    const where = base.replace(/\/[^/?]*(\?.*)?$/, '/no_such_db_course');
-    expect(sentence(await pgError(where), 'PostgreSQL', where).code).toBe('UNKNOWN_DATABASE');
-  });
-
-  test('28000 a role that does not exist', async () => {
-    const where = base.replace(/\/\/[^@/]*@|\/\//, '//no_such_role_course@');
-    expect(sentence(await pgError(where), 'PostgreSQL', where).code).toBe('ACCESS_REFUSED');
-  });
-
-  test('42P01 a table that does not exist', async () => {
-    const explained = sentence(await pgError(base, 'SELECT * FROM no_such_table_course'), 'PostgreSQL', base);
-    expect(explained.code).toBe('SCHEMA_MISMATCH');
-  });
-
-  test('57P01 the server shutting down, as pg reports it', () => {
-    const error = Object.assign(new Error('terminating connection due to administrator command'), {
-      code: '57P01',
-      severity: 'FATAL',
-    });
-    expect(sentence(error, 'PostgreSQL', base).code).toBe('CLOSED_BY_BROKER');
-  });
-
-  test('ECONNREFUSED names PostgreSQL and DATABASE_URL', async () => {
-    const where = secretUrl('postgres://127.0.0.1:1/db');
-    const explained = sentence(await pgError(where), 'PostgreSQL', where);
-    expect(explained.code).toBe('CONNECTION_REFUSED');
-    expect(explained.message).toMatch(/DATABASE_URL/);
-  });
-});
-
-describe('MQTT reason codes', () => {
-  test.each([
-    [5, 'ACCESS_REFUSED'],
-    [135, 'ACCESS_REFUSED'],
-    [134, 'ACCESS_REFUSED'],
-    [136, 'SERVER_UNAVAILABLE'],
-    [151, 'MQTT_REFUSED'],
-  ])('%i, as mqtt.js reports a refused CONNACK or PUBACK', (code, expected) => {
-    const error = new ErrorWithReasonCode('Connection refused: Not authorized', code);
-    expect(sentence(error, 'the MQTT broker', secretUrl('mqtt://localhost:1883')).code).toBe(expected);
-  });
-
-  test('ECONNREFUSED names the MQTT broker and MQTT_URL', async () => {
-    const where = 'mqtt://127.0.0.1:1';
-    const error = await rejection(mqtt.connectAsync(where, { reconnectPeriod: 0 }));
-    const explained = sentence(error, 'the MQTT broker', where);
-    expect(explained.code).toBe('CONNECTION_REFUSED');
-    expect(explained.message).toMatch(/MQTT_URL/);
+    expect(sentence(error, rabbitmq, 'not a url SECRET').code).toBe('BAD_URL');
   });
 });
 
@@ -342,4 +275,13 @@ test('an error no row knows is still one sentence, masked', () => {
   expect(explained.message).toBe(
     'Something unexpected went wrong (weird thing at amqp://u:***@h): run again with --debug for the details.',
   );
+});
+
+test("a RabbitMQ program reads only RabbitMQ's rows: an error with a SQLSTATE is not PostgreSQL's", () => {
+  const error = Object.assign(new Error('terminating connection due to administrator command'), {
+    code: '57P01',
+  });
+  const explained = explain(error);
+  expect(explained.code).toBe('UNEXPECTED');
+  expect(explained.message).not.toMatch(/PostgreSQL/);
 });

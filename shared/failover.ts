@@ -4,9 +4,9 @@
 // until a node answers or the time allowed runs out.
 import { EventEmitter } from 'node:events';
 import amqp, { type ChannelModel, type Options, type RecoveringChannelModel } from 'amqplib';
-import { maskUrl } from './config.ts';
 import { CourseError, explain } from './errors.ts';
 import type { Log } from './logger.ts';
+import { maskUrl } from './secrets.ts';
 
 export interface FailoverOptions {
   urls: string[];
@@ -56,7 +56,7 @@ export class FailoverConnection extends EventEmitter {
         connection.use(index, await connection.dial(url, 0));
         return connection;
       } catch (error) {
-        lastError = explain(error, { service: 'RabbitMQ', url, setting: options.setting });
+        lastError = explain(error, { url, setting: options.setting });
         const next = options.urls[index + 1];
         if (next) options.log?.warn(skippingNode(url, error, next));
       }

@@ -3,10 +3,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { chalkStderr as chalk } from 'chalk';
 import winston from 'winston';
-import { maskSecrets } from './config.ts';
+import { repoRoot } from './repo-root.ts';
+import { maskSecrets } from './secrets.ts';
 
 export interface Log {
   info(message: string): void;
@@ -25,8 +25,6 @@ export interface LoggerOptions {
   /** Show debug lines on the stream too (--debug). */
   debug?: boolean;
 }
-
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const levels = { error: 0, warn: 1, success: 2, info: 2, debug: 3 };
 const paint: Record<string, (text: string) => string> = {

@@ -1,8 +1,9 @@
 // The one client of RabbitMQ's management HTTP API: its URL and login from RABBITMQ_MANAGEMENT_URL
 // (else AMQP_URL's user), a timeout on every request, and failures as one sentence that says
 // what to fix. The API is for humans and short-term figures: the broker samples it every 5 s.
-import { managementAuth, settings, urlUser, urlVhost } from './config.ts';
+import { managementAuth, settings } from './config.ts';
 import { CourseError } from './errors.ts';
+import { urlUser, urlVhost } from './urls.ts';
 
 export interface ManagementOptions {
   /** Default RABBITMQ_MANAGEMENT_URL. */

@@ -4,9 +4,9 @@
 // Consumers get the same through keepConsuming; a publisher calls this between one connection and
 // the next, and republishes what was not confirmed.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { maskUrl } from './config.ts';
 import { type Broker, brokerUrls, connect } from './connection.ts';
 import { CourseError } from './errors.ts';
+import { maskUrl } from './secrets.ts';
 
 export interface ReconnectOptions {
   /** The nodes to try; default AMQP_URL's list. */

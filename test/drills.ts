@@ -6,9 +6,9 @@
 import { afterAll, afterEach, expect, test } from '@jest/globals';
 import amqp from 'amqplib';
 import type { RabbitNode } from '../scripts/rabbit-node.ts';
-import { maskUrl } from '../shared/config.ts';
 import { brokerUrl } from '../shared/connection.ts';
 import { ManagementClient } from '../shared/management.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import {
   type Exit,
   eventually,

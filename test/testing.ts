@@ -8,8 +8,9 @@ import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import amqp from 'amqplib';
 import { brokerUrl } from '../shared/connection.ts';
-import { type Log, logger, repoRoot } from '../shared/logger.ts';
+import { type Log, logger } from '../shared/logger.ts';
 import { ManagementClient } from '../shared/management.ts';
+import { repoRoot } from '../shared/repo-root.ts';
 
 /** A name no other test (or earlier run) uses. */
 export function uniqueName(prefix: string): string {

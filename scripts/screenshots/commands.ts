@@ -4,7 +4,7 @@
 // change then shows in the next picture, or stops the scene (and scripts/screenshots.test.ts) with
 // a sentence, never a picture of commands the README no longer gives.
 import { join } from 'node:path';
-import { repoRoot } from '../../shared/logger.ts';
+import { repoRoot } from '../../shared/repo-root.ts';
 import { scenes as blocks, typed } from '../../test/readme.ts';
 
 export interface Scene<K extends string = string> {

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../../shared/logger.ts';
+import { repoRoot } from '../../shared/repo-root.ts';
 import { renderPanes } from '../terminal-render.ts';
 import { Terminals } from './terminals.ts';
 

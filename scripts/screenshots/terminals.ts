@@ -1,7 +1,7 @@
 // The terminals of a screenshot: one tmux window each, cols × rows, a bare `$ ` prompt, typed into
 // as a learner types, read back with their colours (capture-pane -e) for terminal-render.ts.
 import { execFileSync } from 'node:child_process';
-import { repoRoot } from '../../shared/logger.ts';
+import { repoRoot } from '../../shared/repo-root.ts';
 import type { Pane } from '../terminal-render.ts';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

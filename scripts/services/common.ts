@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { promisify } from 'node:util';
 import { chalkStderr } from 'chalk';
-import { maskSecrets } from '../../shared/config.ts';
+import { maskSecrets } from '../../shared/secrets.ts';
 
 export const chalk = chalkStderr;
 const execFile = promisify(execFileCb);

@@ -1,8 +1,9 @@
 // PostgreSQL for lesson 06: one client, errors as sentences, the URL never printed with its password.
 import pg from 'pg';
-import { maskUrl, settings } from './config.ts';
-import { CourseError, UsageError } from './errors.ts';
-import { explainPostgresError } from './postgres-errors.ts';
+import { settings } from '../shared/config.ts';
+import { CourseError, UsageError } from '../shared/errors.ts';
+import { maskUrl } from '../shared/secrets.ts';
+import { explainPostgresError, postgres } from './postgres-errors.ts';
 
 export type Client = pg.Client;
 
@@ -40,8 +41,8 @@ export async function connectDatabase(
 
 /** The server took the TCP connection, then closed it without a word of PostgreSQL's protocol. */
 function hungUpBeforeHandshake(error: unknown): boolean {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  return code === 'ECONNRESET' || /^Connection terminated unexpectedly/.test(String(message));
+  const { code } = (error ?? {}) as { code?: unknown };
+  return code === 'ECONNRESET' || postgres.keys(error).includes('pg:connection-gone');
 }
 
 /** What that usually means: DATABASE_URL names another service's port (RabbitMQ's, Mosquitto's). */

@@ -1,8 +1,9 @@
 // MQTT for lesson 06: MQTT 5 (user properties carry the job id), a permanent error listener, the
 // broker's reason codes, and errors as sentences that name the MQTT broker.
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
-import { maskUrl, settings } from './config.ts';
-import { CourseError } from './errors.ts';
+import { settings } from '../shared/config.ts';
+import { CourseError } from '../shared/errors.ts';
+import { maskUrl } from '../shared/secrets.ts';
 import { explainMqtt } from './mqtt-errors.ts';
 import { retryFor } from './retry.ts';
 

@@ -1,8 +1,8 @@
 // RabbitMQ's failures as sentences, keyed on the AMQP reply code of the close that carried them
 // (amqplib puts it on the error as `code`, with classId/methodId for a channel's close).
-import type { Facts, RuleTable } from './errors.ts';
-import { encodingHint } from './secrets.ts';
-import { urlUser, urlVhost } from './urls.ts';
+import type { Explainer, Facts } from '../errors.ts';
+import { encodingHint } from '../secrets.ts';
+import { urlUser, urlVhost } from '../urls.ts';
 
 interface AmqpError {
   code?: unknown;
@@ -74,10 +74,13 @@ const quoted = (text: string, pattern: RegExp) => pattern.exec(text)?.[1];
 const closedByBroker = (f: Facts) =>
   `RabbitMQ closed the connection or channel (${f.detail}): look at the broker's log or the management UI for why, then run the program again.`;
 
-export const amqpRules: RuleTable = {
+export const rabbitmq: Explainer = {
+  service: 'RabbitMQ',
+  setting: 'AMQP_URL',
+  hint: 'is the broker running? Start it with `npm run services`, or point AMQP_URL at your broker',
   keys,
   detail: replyText,
-  rules: {
+  rows: {
     'amqp:connection:403': {
       code: 'ACCESS_REFUSED',
       say: (f) => {
