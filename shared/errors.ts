@@ -55,6 +55,8 @@ export interface Facts {
   key: string;
   /** How long the program waited for an answer, for rows that say so. */
   timeoutSeconds?: number;
+  /** The user the program logged in as, for rows that say so. */
+  user?: string;
 }
 
 export interface Rule {
@@ -92,6 +94,8 @@ export interface ErrorContext {
   setting?: string;
   /** How long the program waited for an answer, for rows that say so. */
   timeoutSeconds?: number;
+  /** The user the program logged in as (never a password). */
+  user?: string;
 }
 
 /**
@@ -145,6 +149,7 @@ function sentence(
       key,
       ...(context.url ? { url: context.url } : {}),
       ...(context.timeoutSeconds !== undefined ? { timeoutSeconds: context.timeoutSeconds } : {}),
+      ...(context.user ? { user: context.user } : {}),
     };
     return new CourseError(rule.say(facts), {
       code: rule.code,

@@ -2,7 +2,8 @@
 // (else AMQP_URL's user), a timeout on every request, and failures as one sentence that says
 // what to fix. The API is for humans and short-term figures: the broker samples it every 5 s.
 import { managementAuth, settings } from './config.ts';
-import { CourseError } from './errors.ts';
+import { CourseError, explain } from './errors.ts';
+import { type ManagementFailure, managementApi } from './errors/management.ts';
 import { urlUser, urlVhost } from './urls.ts';
 
 export interface ManagementOptions {
@@ -40,7 +41,7 @@ export class ManagementClient {
   readonly base: string;
   readonly vhost: string;
   private readonly authorization: string;
-  private readonly user: string | undefined;
+  private readonly user: string;
   private readonly timeoutMs: number;
 
   constructor(options: ManagementOptions = {}) {
@@ -71,41 +72,28 @@ export class ManagementClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      throw new CourseError(
-        `The RabbitMQ management API at ${this.base} did not answer (${reason(error)}): is the management plugin enabled (npm run services enables it)? Or set RABBITMQ_MANAGEMENT_URL.`,
-        { code: 'MANAGEMENT_UNREACHABLE', cause: error },
-      );
+      throw this.failure({ step: 'unreachable' }, reason(error), error);
     }
     if (response.status === 404) return undefined;
-    if (response.status === 401)
-      throw new CourseError(
-        `The RabbitMQ management API at ${this.base} refused the login for user '${this.user}' (401): put the right user and password in RABBITMQ_MANAGEMENT_URL (http://user:password@host:15672) or AMQP_URL.`,
-        { code: 'MANAGEMENT_LOGIN_REFUSED' },
-      );
-    if (!response.ok)
-      throw new CourseError(
-        `The RabbitMQ management API at ${this.base} answered ${response.status} for ${path}: check RABBITMQ_MANAGEMENT_URL and that the user has the monitoring tag.`,
-        { code: 'MANAGEMENT_FAILED' },
-      );
+    if (!response.ok) throw this.failure({ status: response.status }, `${response.status} for ${path}`);
     if (method === 'DELETE') return null;
     try {
       return await response.json();
     } catch (error) {
-      throw new CourseError(
-        `What answers at ${this.base} is not RabbitMQ's management API (its answer is not JSON): check RABBITMQ_MANAGEMENT_URL.`,
-        { code: 'MANAGEMENT_NOT_JSON', cause: error },
-      );
+      throw this.failure({ step: 'not-json' }, 'its answer is not JSON', error);
     }
+  }
+
+  /** One sentence from the management API's rows (errors/management.ts), the only place they live. */
+  private failure(failure: ManagementFailure, message: string, cause?: unknown): CourseError {
+    const error = Object.assign(new Error(message, { cause }), failure);
+    return explain(error, { service: managementApi, url: this.base, user: this.user });
   }
 
   /** Proves the API answers and accepts our login (the monitor calls it once at start). */
   async overview(): Promise<{ version: string }> {
     const body = (await this.request('/overview')) as { rabbitmq_version?: string } | undefined;
-    if (!body?.rabbitmq_version)
-      throw new CourseError(
-        `What answers at ${this.base} is not RabbitMQ's management API: check RABBITMQ_MANAGEMENT_URL.`,
-        { code: 'MANAGEMENT_NOT_JSON' },
-      );
+    if (!body?.rabbitmq_version) throw this.failure({ step: 'not-json' }, 'it has no rabbitmq_version');
     return { version: body.rabbitmq_version };
   }
 
