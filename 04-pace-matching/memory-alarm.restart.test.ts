@@ -3,8 +3,14 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { parseOptions } from '../shared/cli.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
+import {
+  captureDebugLog,
+  countQueue,
+  missing,
+  producerStatus,
+  statusLines,
+} from '../test/scenes/04-pace-matching.ts';
 import { captureLog, eventually, uniqueName } from '../test/testing.ts';
-import { captureDebugLog, countQueue, missing, producerStatus, statusLines } from './drill-kit.ts';
 import { produce, program } from './fast-producer.ts';
 
 const node = usePrivateBroker(2);

@@ -4,7 +4,6 @@
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { brokerUrls } from '../shared/connection.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
-import { stopAll, uniqueName } from '../test/testing.ts';
 import {
   connectionOf,
   countQueue,
@@ -15,7 +14,8 @@ import {
   recoverySeconds,
   reportAge,
   startOn,
-} from './drill-kit.ts';
+} from '../test/scenes/04-pace-matching.ts';
+import { stopAll, uniqueName } from '../test/testing.ts';
 
 const node = usePrivateBroker(3);
 const table: string[] = [];

@@ -5,8 +5,8 @@
 import { afterEach, expect, test } from '@jest/globals';
 import { brokerUrl } from '../shared/connection.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
+import { account, drain, expectQuiet, ids, ready } from '../test/scenes/05-performance.ts';
 import { eventually, type Running, start, stopAll, uniqueName, within } from '../test/testing.ts';
-import { account, drain, expectQuiet, ids, ready } from './drill-scene.ts';
 
 const node = usePrivateBroker(5);
 const rows = (program: Running) => program.stdout.split('\n').length - 1;

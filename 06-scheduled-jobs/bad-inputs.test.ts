@@ -2,8 +2,8 @@
 // non-zero exit, no stack, no password.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { connectDatabase } from '../shared/postgres.ts';
+import { countJobs, scene, useScenes } from '../test/scenes/06-scheduled-jobs.ts';
 import { expectOneSentence, runProgram, uniqueName } from '../test/testing.ts';
-import { countJobs, scene, useScenes } from './test-scene.ts';
 
 useScenes();
 

@@ -12,8 +12,8 @@ import {
   startNode,
 } from '../scripts/cluster.ts';
 import { parseOptions, type RunContext } from '../shared/cli.ts';
+import { amqpUrl, runningNode, useCluster } from '../test/scenes/cluster.ts';
 import { captureLog, eventually, start } from '../test/testing.ts';
-import { amqpUrl, runningNode, useCluster } from './cluster-scene.ts';
 import { consumeMessages, program as consumerProgram } from './consumer.ts';
 import { type ProduceResult, produce, program as producerProgram, quorumQueue } from './producer.ts';
 

@@ -13,8 +13,8 @@ import {
   queueLeader,
   startNode,
 } from '../scripts/cluster.ts';
+import { amqpUrl, useCluster } from '../test/scenes/cluster.ts';
 import { start, stopAll, within } from '../test/testing.ts';
-import { amqpUrl, useCluster } from './cluster-scene.ts';
 
 const { ownQueue } = useCluster(stopAll);
 

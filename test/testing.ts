@@ -220,6 +220,23 @@ export async function queueInfo(
   return figures as Record<string, unknown>;
 }
 
+/** The management API lists a connection once its stats are in (up to 5 s): ask until it is there. */
+export async function connectionNamed(managementUrl: string, name: string): Promise<string> {
+  const api = new ManagementClient({ url: managementUrl, vhost: '/' });
+  const found = await eventually(
+    async () => (await api.connections()).find((c) => c.clientName === name),
+    `the connection named '${name}'`,
+    60,
+  );
+  return found.name;
+}
+
+/** Closes a connection as an operator would; fails if it is gone (then the drill cut nothing). */
+export async function closeConnection(managementUrl: string, name: string): Promise<void> {
+  if (!(await new ManagementClient({ url: managementUrl, vhost: '/' }).closeConnection(name)))
+    throw new Error(`the connection '${name}' was gone before the drill could close it`);
+}
+
 /** The one-sentence contract for errors: a line, no stack, no secret. */
 export function expectOneSentence(stderr: string, secret?: string): string[] {
   const lines = stderr.split('\n').filter((line) => line.trim() && !/^npm (warn|notice)/.test(line));

@@ -3,8 +3,8 @@
 // deleted at the end, and a URL per node.
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import amqp from 'amqplib';
-import { clusterNode, nodeNumbers, startNode, up } from '../scripts/cluster.ts';
-import { uniqueName } from '../test/testing.ts';
+import { clusterNode, nodeNumbers, startNode, up } from '../../scripts/cluster.ts';
+import { uniqueName } from '../testing.ts';
 
 /** Node n's AMQP URL (course1 is on 5673, course2 on 5674, course3 on 5675). */
 export const amqpUrl = (n: number) => clusterNode(n).amqpUrl;

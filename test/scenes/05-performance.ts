@@ -2,7 +2,7 @@
 // to see which ids it still holds, counting duplicates, and the checks every drill ends with.
 import { expect } from '@jest/globals';
 import amqp from 'amqplib';
-import type { Running } from '../test/testing.ts';
+import type { Running } from '../testing.ts';
 
 /** The ids of a CSV the producer or consumer wrote (first column). */
 export const ids = (csv: string): string[] =>

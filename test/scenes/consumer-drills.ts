@@ -5,20 +5,20 @@
 // duplicates, measures the time to recover, and checks nothing printed a stack or a password.
 import { afterAll, afterEach, expect, test } from '@jest/globals';
 import amqp from 'amqplib';
-import type { RabbitNode } from '../scripts/rabbit-node.ts';
-import { maskUrl } from '../shared/config.ts';
-import { brokerUrl } from '../shared/connection.ts';
-import { ManagementClient } from '../shared/management.ts';
+import type { RabbitNode } from '../../scripts/rabbit-node.ts';
+import { maskUrl } from '../../shared/config.ts';
+import { brokerUrl } from '../../shared/connection.ts';
 import {
+  closeConnection,
+  connectionNamed,
   type Exit,
-  eventually,
   type Running,
   runProgram,
   start,
   stopAll,
   uniqueName,
   within,
-} from './testing.ts';
+} from '../testing.ts';
 
 export interface DrillSubject {
   /** The lesson's consumer program and the connection name it gives itself for a --name. */
@@ -45,23 +45,6 @@ export interface DrillCounts {
 
 /** What the drills measured, for the report (printed once at the end of the file). */
 export const measured: DrillCounts[] = [];
-
-/** The management API lists a connection once its stats are in (up to 5 s): ask until it is there. */
-export async function connectionNamed(managementUrl: string, name: string): Promise<string> {
-  const api = new ManagementClient({ url: managementUrl, vhost: '/' });
-  const found = await eventually(
-    async () => (await api.connections()).find((c) => c.clientName === name),
-    `the connection named '${name}'`,
-    60,
-  );
-  return found.name;
-}
-
-/** Closes a connection as an operator would; fails if it is gone (then the drill cut nothing). */
-export async function closeConnection(managementUrl: string, name: string): Promise<void> {
-  if (!(await new ManagementClient({ url: managementUrl, vhost: '/' }).closeConnection(name)))
-    throw new Error(`the connection '${name}' was gone before the drill could close it`);
-}
 
 /**
  * Runs a sending program against a queue of its own that a policy makes refuse (nack) what is past

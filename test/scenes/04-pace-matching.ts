@@ -3,12 +3,11 @@
 // lines a program prints, --debug ones included.
 import { PassThrough } from 'node:stream';
 import amqp from 'amqplib';
-import type { RabbitNode } from '../scripts/rabbit-node.ts';
-import { type Log, logger } from '../shared/logger.ts';
-import { ManagementClient } from '../shared/management.ts';
-import { closeConnection, connectionNamed } from '../test/drills.ts';
-import { eventually, type Running, start } from '../test/testing.ts';
-import { declarePaceQueue, pace } from './config.ts';
+import { declarePaceQueue, pace } from '../../04-pace-matching/config.ts';
+import type { RabbitNode } from '../../scripts/rabbit-node.ts';
+import { type Log, logger } from '../../shared/logger.ts';
+import { ManagementClient } from '../../shared/management.ts';
+import { closeConnection, connectionNamed, eventually, type Running, start } from '../testing.ts';
 
 /** Starts a lesson 04 program (as `node --import tsx file.ts`, so its PID is its own) on `urls`. */
 export function startOn(
