@@ -4,10 +4,11 @@
 // producer's CSV says was confirmed against what the consumers' CSVs and the queue hold.
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { usePrivateBroker } from '../test/private-broker.ts';
-import { account, drain, expectQuiet, ids, ready, table } from '../test/scenes/05-performance.ts';
+import { account, expectQuiet, ids, ready, table } from '../test/scenes/05-performance.ts';
 import {
   closeConnection,
   connectionNamed,
+  drainQueue,
   eventually,
   type Running,
   start,
@@ -33,7 +34,7 @@ const consumer = (queue: string, flags: string[]) =>
 async function tally(queue: string, produced: string, consumed: string[]) {
   const confirmed = ids(produced);
   const handled = consumed.map(ids);
-  const left = await drain(node.amqpUrl, queue);
+  const left = (await drainQueue(node.amqpUrl, queue)).ids;
   return { confirmed, handled, left, ...account(confirmed, handled, left) };
 }
 

@@ -209,6 +209,72 @@ export async function testBroker() {
   };
 }
 
+/** What a queue held when a test emptied it. */
+export interface Drained {
+  /** Every message, in the order it was taken off. */
+  messages: amqp.Message[];
+  /** Their message ids, duplicates included. */
+  ids: string[];
+  /** The different ids. */
+  unique: Set<string>;
+  /** Messages whose id came before. */
+  duplicates: number;
+}
+
+/**
+ * Takes every message off `queue` at `url` and counts them by message id: no program's consumer is
+ * involved, so this is exactly what the broker holds. The queue is then deleted (with `alsoDelete`'s
+ * queues and exchanges) unless `remove` is false. A missing queue rejects (404).
+ */
+export async function drainQueue(
+  url: string,
+  queue: string,
+  {
+    remove = true,
+    alsoDelete = {},
+  }: { remove?: boolean; alsoDelete?: { queues?: string[]; exchanges?: string[] } } = {},
+): Promise<Drained> {
+  const connection = await amqp.connect(url);
+  connection.on('error', () => {});
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => {}); // a queue already gone is a 404 that closes this channel
+    const messages: amqp.Message[] = [];
+    // What is there now comes fastest through a consumer (tens of thousands after a lesson 05
+    // drill). It has all of it once it holds as many as the queue had, or once the queue has nothing
+    // ready left (a program still consuming took some: asked again every 20 ms, as no event says it).
+    // What came after, one basic.get at a time until the queue answers empty.
+    const { messageCount } = await channel.checkQueue(queue);
+    if (messageCount > 0) {
+      const { consumerTag } = await channel.consume(
+        queue,
+        (message) => {
+          if (message) messages.push(message);
+        },
+        { noAck: true },
+      );
+      while (messages.length < messageCount && (await channel.checkQueue(queue)).messageCount > 0)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      await channel.cancel(consumerTag); // deliveries before its cancel-ok are in `messages` by now
+    }
+    for (;;) {
+      const message = await channel.get(queue, { noAck: true });
+      if (!message) break;
+      messages.push(message);
+    }
+    if (remove) {
+      await channel.deleteQueue(queue);
+      for (const name of alsoDelete.queues ?? []) await channel.deleteQueue(name);
+      for (const name of alsoDelete.exchanges ?? []) await channel.deleteExchange(name);
+    }
+    const ids = messages.map((message) => String(message.properties.messageId));
+    const unique = new Set(ids);
+    return { messages, ids, unique, duplicates: ids.length - unique.size };
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
 /** Reads a queue's figures from the management API. */
 export async function queueInfo(
   queue: string,

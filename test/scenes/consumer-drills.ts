@@ -4,13 +4,13 @@
 // producer had confirmed against what the worker handled, checks --count was exact, counts
 // duplicates, measures the time to recover, and checks nothing printed a stack or a password.
 import { afterAll, afterEach, expect, test } from '@jest/globals';
-import amqp from 'amqplib';
 import type { RabbitNode } from '../../scripts/rabbit-node.ts';
 import { maskUrl } from '../../shared/config.ts';
 import { brokerUrl } from '../../shared/connection.ts';
 import {
   closeConnection,
   connectionNamed,
+  drainQueue,
   type Exit,
   type Running,
   runProgram,
@@ -63,23 +63,9 @@ export async function sendPastLimit(
   try {
     const env = { AMQP_URL: node.amqpUrl, RABBITMQ_MANAGEMENT_URL: node.managementUrl };
     const exit = await runProgram(program, args(queue), env);
-    return { exit, queue, held: await messagesIn(node.amqpUrl, queue) };
+    return { exit, queue, held: (await drainQueue(node.amqpUrl, queue)).ids.length };
   } finally {
     await node.ctl(['clear_policy', policy]);
-  }
-}
-
-async function messagesIn(url: string, queue: string, remove = true): Promise<number> {
-  const connection = await amqp.connect(url);
-  connection.on('error', () => {});
-  try {
-    const channel = await connection.createChannel();
-    channel.on('error', () => {});
-    const { messageCount } = await channel.checkQueue(queue);
-    if (remove) await channel.deleteQueue(queue);
-    return messageCount;
-  } finally {
-    await connection.close().catch(() => {});
   }
 }
 
@@ -95,7 +81,7 @@ export function defineDrills(subject: DrillSubject, node: RabbitNode): void {
   afterEach(stopAll);
   const mainQueues: string[] = [];
   afterAll(async () => {
-    for (const queue of mainQueues) await messagesIn(brokerUrl(), queue).catch(() => {});
+    for (const queue of mainQueues) await drainQueue(brokerUrl(), queue).catch(() => {});
   });
   const only = () => ({ AMQP_URL: node.amqpUrl, RABBITMQ_MANAGEMENT_URL: node.managementUrl });
   const worker = (queue: string, name: string, count: number, env: NodeJS.ProcessEnv, flags: string[] = []) =>
@@ -134,7 +120,7 @@ export function defineDrills(subject: DrillSubject, node: RabbitNode): void {
     await within(60, w, w.waitFor(/Reconnected/));
     const recoverMs = Date.now() - cut;
     const exit = await within(60, w, w.exited);
-    const left = await messagesIn(node.amqpUrl, queue);
+    const left = (await drainQueue(node.amqpUrl, queue)).ids.length;
     const counts = record('connection closed', confirmed, w, left, recoverMs);
     expect(exit.code).toBe(0);
     expect(confirmed).toBe(40);
@@ -157,7 +143,7 @@ export function defineDrills(subject: DrillSubject, node: RabbitNode): void {
     await within(60, w, w.waitFor(/Reconnected/));
     const recoverMs = Date.now() - back;
     const exit = await within(60, w, w.exited);
-    const left = await messagesIn(node.amqpUrl, queue);
+    const left = (await drainQueue(node.amqpUrl, queue)).ids.length;
     const counts = record('broker restart', confirmed, w, left, recoverMs);
     expect(exit.code).toBe(0);
     expect(counts.handled).toBe(30);
@@ -184,9 +170,9 @@ export function defineDrills(subject: DrillSubject, node: RabbitNode): void {
     await within(60, w, w.waitFor(/Reconnected/));
     const recoverMs = Date.now() - crash;
     const exit = await within(60, w, w.exited);
-    const leftOnMain = await messagesIn(main, queue);
+    const leftOnMain = (await drainQueue(main, queue)).ids.length;
     await node.start(); // the dead node's queue is on its disk: count what it kept
-    const leftOnPrivate = await messagesIn(node.amqpUrl, queue);
+    const leftOnPrivate = (await drainQueue(node.amqpUrl, queue)).ids.length;
     const counts = record(
       'node killed, failover',
       onPrivate + onMain,
