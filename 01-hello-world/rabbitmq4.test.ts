@@ -3,7 +3,7 @@
 // behaviour of the broker it talks to (npm test: 3.10; npm run test:rabbitmq4: 4.x).
 import { describe, expect, test } from '@jest/globals';
 import { managementAuth } from '../shared/config.ts';
-import { brokerVersion } from '../test/rabbitmq4/version.ts';
+import { brokerVersion } from '../test/broker-version.ts';
 import { uniqueName, useTestBroker } from '../test/testing.ts';
 
 const broker = useTestBroker();

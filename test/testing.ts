@@ -313,16 +313,6 @@ export function expectOneSentence(stderr: string, secret?: string): string[] {
   return problems;
 }
 
-/** The broker's RabbitMQ version, from the connection's server properties (e.g. '3.10.8', '4.3.6'). */
-export function serverVersion(connection: amqp.ChannelModel): string {
-  const properties = (connection as unknown as { connection: { serverProperties: { version?: string } } })
-    .connection.serverProperties;
-  return String(properties.version ?? '0');
-}
-
-/** The major version: 3 or 4. Tests assert each version's own behaviour where they differ. */
-export const serverMajor = (connection: amqp.ChannelModel) => Number(serverVersion(connection).split('.')[0]);
-
 export type TestBroker = Awaited<ReturnType<typeof testBroker>>;
 
 /**
