@@ -57,8 +57,8 @@ export default {
       setupFilesAfterEnv: ['<rootDir>/test/long-tests.ts'],
     },
     {
-      // Lesson 07's drills on the three-node cluster (npm run test:cluster): they kill nodes, so
-      // they run alone, after the cluster is up.
+      // The drills on lesson 07's three-node cluster (npm run test:cluster; lesson 05's leader drill
+      // too): they kill nodes, so they run alone, one file at a time, after the cluster is up.
       ...common,
       displayName: 'cluster',
       testMatch: ['<rootDir>/0*-*/**/*.cluster.test.ts'],

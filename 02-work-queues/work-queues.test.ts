@@ -1,13 +1,13 @@
 // Lesson 02's promises, proven with worker processes run as a learner runs them.
 import { describe, expect, test } from '@jest/globals';
 import { parseOptions } from '../shared/flags.ts';
+import { brokerVersion } from '../test/broker-version.ts';
 import {
   captureLog,
   eventually,
   expectOneSentence,
   type Running,
   runProgram,
-  serverMajor,
   start,
   uniqueName,
   useTestBroker,
@@ -221,7 +221,7 @@ describe('work queues', () => {
   test('a poison task that is always requeued: RabbitMQ 4 drops it after 20 redeliveries (dead-lettered when a DLQ is set); 3.10 has no limit unless you set one', async () => {
     const queue = broker.own(uniqueName('poison'));
     const dead = broker.own(uniqueName('poison-dlq'));
-    const major = serverMajor(broker.connection);
+    const { major } = brokerVersion(broker.connection);
     await broker.channel.assertQueue(dead, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await broker.channel.assertQueue(queue, {
       durable: true,

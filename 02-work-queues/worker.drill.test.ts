@@ -3,8 +3,8 @@
 // restart and its node's death (failover to the next node of AMQP_URL).
 import { describe, expect, test } from '@jest/globals';
 import amqp from 'amqplib';
-import { defineDrills, sendPastLimit, sendWith } from '../test/drills.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
+import { defineDrills, sendPastLimit, sendWith } from '../test/scenes/consumer-drills.ts';
 import { runProgram, start, uniqueName } from '../test/testing.ts';
 
 const node = usePrivateBroker(0);

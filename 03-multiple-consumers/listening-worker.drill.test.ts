@@ -5,8 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
-import { defineDrills, sendPastLimit, sendWith } from '../test/drills.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
+import { defineDrills, sendPastLimit, sendWith } from '../test/scenes/consumer-drills.ts';
 import { type Running, uniqueName } from '../test/testing.ts';
 
 const node = usePrivateBroker(1);

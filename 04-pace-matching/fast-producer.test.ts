@@ -1,8 +1,9 @@
 // The producer's promises about what it counts as confirmed, and how it paces itself under nacks.
 import { describe, expect, test } from '@jest/globals';
-import type { GetMessage } from 'amqplib';
+import type { Message } from 'amqplib';
+import { brokerUrl } from '../shared/connection.ts';
 import { parseOptions } from '../shared/flags.ts';
-import { captureLog, eventually, uniqueName, useTestBroker } from '../test/testing.ts';
+import { captureLog, drainQueue, eventually, uniqueName, useTestBroker } from '../test/testing.ts';
 import { pace } from './config.ts';
 import { produce, program } from './fast-producer.ts';
 
@@ -15,17 +16,7 @@ function scene(name: string, limit: number) {
   return ['--queue', queue, '--queue-limit', String(limit), '--events-exchange', events];
 }
 
-/** Takes every message off a queue (no consumer involved: what the broker holds, exactly). */
-async function drain(queue: string): Promise<GetMessage[]> {
-  const messages: GetMessage[] = [];
-  for (;;) {
-    const message = await broker.channel.get(queue, { noAck: true });
-    if (!message) return messages;
-    messages.push(message);
-  }
-}
-
-const seqOf = (message: GetMessage) => Number(message.properties.headers?.['x-seq']);
+const seqOf = (message: Message) => Number(message.properties.headers?.['x-seq']);
 
 describe('fast-producer', () => {
   test('with --rate 10 (below the default --min-rate 50) a nack never speeds the producer up', async () => {
@@ -65,7 +56,9 @@ describe('fast-producer', () => {
     );
     const { messageCount: deleted } = await broker.channel.deleteQueue(queue);
     const summary = await running;
-    const held = (await drain(queue)).map(seqOf).sort((a, b) => a - b);
+    const held = (await drainQueue(brokerUrl(), queue, { remove: false })).messages
+      .map(seqOf)
+      .sort((a, b) => a - b);
     const returned = lines
       .flatMap((line) => /Message (\d+) came back unroutable/.exec(line)?.[1] ?? [])
       .map(Number);
@@ -104,9 +97,10 @@ describe('fast-producer', () => {
     await eventually(async () => lines.some((line) => /nacked/.test(line)), 'a nack');
     await eventually(async () => (Date.now() - started > 1500 ? true : undefined), 'a wait of 1.5 s');
     // Take them off as room lets the republished ones in, until all twenty are here.
-    const taken: { message: GetMessage; at: number }[] = [];
+    const taken: { message: Message; at: number }[] = [];
     while (new Set(taken.map(({ message }) => seqOf(message))).size < 20) {
-      for (const message of await drain(queue)) taken.push({ message, at: Date.now() });
+      for (const message of (await drainQueue(brokerUrl(), queue, { remove: false })).messages)
+        taken.push({ message, at: Date.now() });
       await eventually(
         async () =>
           taken.length >= 20 || (await broker.channel.checkQueue(queue)).messageCount > 0 ? true : undefined,

@@ -3,8 +3,14 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { parseOptions } from '../shared/flags.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
+import {
+  captureDebugLog,
+  drainPaced,
+  missing,
+  producerStatus,
+  statusLines,
+} from '../test/scenes/04-pace-matching.ts';
 import { captureLog, eventually, uniqueName } from '../test/testing.ts';
-import { captureDebugLog, countQueue, missing, producerStatus, statusLines } from './drill-kit.ts';
 import { produce, program } from './fast-producer.ts';
 
 const node = usePrivateBroker(2);
@@ -70,9 +76,9 @@ test('a memory alarm blocks the producer: it sends nothing new while blocked, re
     4 * batch,
   );
   expect(result.confirmed).toBe(N);
-  const counted = await countQueue(node.amqpUrl, queue);
-  expect(missing(counted.ids, N)).toEqual([]);
-  expect(counted.total).toBe(N);
+  const counted = await drainPaced(node.amqpUrl, queue);
+  expect(missing(counted.unique, N)).toEqual([]);
+  expect(counted.ids.length).toBe(N);
 });
 
 test('Ctrl+C while RabbitMQ blocks publishing: it stops within seconds with its counts, without waiting for the block to lift', async () => {
@@ -112,8 +118,8 @@ test('Ctrl+C while RabbitMQ blocks publishing: it stops within seconds with its 
   expect(result.confirmed).toBeGreaterThan(0);
   expect(lines.at(-1)).toMatch(/ \d+ messages confirmed at .* msg\/s/);
   // Every confirmed message is in the queue; those still unanswered at Ctrl+C may be or not.
-  const counted = await countQueue(node.amqpUrl, queue);
-  expect(counted.total).toBeGreaterThanOrEqual(result.confirmed);
+  const counted = await drainPaced(node.amqpUrl, queue);
+  expect(counted.ids.length).toBeGreaterThanOrEqual(result.confirmed);
 });
 
 test('blocked with a full write buffer, then the node dies: the producer reconnects when the node is back and finishes, every message confirmed and queued once', async () => {
@@ -144,6 +150,6 @@ test('blocked with a full write buffer, then the node dies: the producer reconne
     ),
   ]);
   expect(result.confirmed).toBe(N);
-  const counted = await countQueue(node.amqpUrl, queue);
-  expect(missing(counted.ids, N)).toEqual([]);
+  const counted = await drainPaced(node.amqpUrl, queue);
+  expect(missing(counted.unique, N)).toEqual([]);
 });

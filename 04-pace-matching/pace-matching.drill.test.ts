@@ -4,10 +4,9 @@
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { brokerUrls } from '../shared/connection.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
-import { stopAll, uniqueName } from '../test/testing.ts';
 import {
   connectionOf,
-  countQueue,
+  drainPaced,
   fill,
   managementUp,
   missing,
@@ -15,7 +14,8 @@ import {
   recoverySeconds,
   reportAge,
   startOn,
-} from './drill-kit.ts';
+} from '../test/scenes/04-pace-matching.ts';
+import { stopAll, uniqueName } from '../test/testing.ts';
 
 const node = usePrivateBroker(3);
 const table: string[] = [];
@@ -39,18 +39,18 @@ describe('fast-producer drills', () => {
     await producer.waitFor(confirmedAtLeast(1000));
     await connection.close();
     const exit = await producer.exited;
-    const counted = await countQueue(node.amqpUrl, queue);
+    const counted = await drainPaced(node.amqpUrl, queue);
     const seconds = recoverySeconds(producer);
     table.push(
-      `connection closed | reconnected after ${seconds} s, finished | confirmed ${N}, in queue ${counted.total}, missing ${missing(counted.ids, N).length}, duplicates ${counted.duplicates}`,
+      `connection closed | reconnected after ${seconds} s, finished | confirmed ${N}, in queue ${counted.ids.length}, missing ${missing(counted.unique, N).length}, duplicates ${counted.duplicates}`,
     );
     expect(exit.code).toBe(0);
     expect(producer.matching(/messages confirmed/)).toEqual([
       expect.stringMatching(` ${N} messages confirmed`),
     ]);
     expect(producer.matching(/the queue is full/)).toEqual([]); // a lost connection is not a nack
-    expect(missing(counted.ids, N)).toEqual([]);
-    expect(counted.ids.size).toBe(N);
+    expect(missing(counted.unique, N)).toEqual([]);
+    expect(counted.unique.size).toBe(N);
     expect(counted.duplicates).toBeLessThanOrEqual(200); // at most what was in flight: 4 batches of 50
     expect(seconds).toBeLessThan(10);
     expect(printedBadly(producer)).toEqual([]);
@@ -64,14 +64,14 @@ describe('fast-producer drills', () => {
     await producer.waitFor(/Lost the connection/);
     await node.ctl(['start_app']);
     const exit = await producer.exited;
-    const counted = await countQueue(node.amqpUrl, queue);
+    const counted = await drainPaced(node.amqpUrl, queue);
     const seconds = recoverySeconds(producer);
     table.push(
-      `broker restart | reconnected after ${seconds} s, finished | confirmed ${N}, in queue ${counted.total}, missing ${missing(counted.ids, N).length}, duplicates ${counted.duplicates}`,
+      `broker restart | reconnected after ${seconds} s, finished | confirmed ${N}, in queue ${counted.ids.length}, missing ${missing(counted.unique, N).length}, duplicates ${counted.duplicates}`,
     );
     expect(exit.code).toBe(0);
     expect(producer.matching(/the queue is full/)).toEqual([]);
-    expect(missing(counted.ids, N)).toEqual([]);
+    expect(missing(counted.unique, N)).toEqual([]);
     expect(counted.duplicates).toBeLessThanOrEqual(200);
     expect(printedBadly(producer)).toEqual([]);
   });
@@ -84,14 +84,14 @@ describe('fast-producer drills', () => {
       await producer.waitFor(confirmedAtLeast(1000));
       await node.kill();
       const exit = await producer.exited;
-      const onMain = await countQueue(main, queue);
+      const onMain = await drainPaced(main, queue);
       await node.start();
-      const onDead = await countQueue(node.amqpUrl, queue);
-      const ids = new Set([...onMain.ids, ...onDead.ids]);
-      const duplicates = onMain.total + onDead.total - ids.size;
+      const onDead = await drainPaced(node.amqpUrl, queue);
+      const ids = new Set([...onMain.unique, ...onDead.unique]);
+      const duplicates = onMain.ids.length + onDead.ids.length - ids.size;
       const seconds = recoverySeconds(producer);
       table.push(
-        `node killed, list of 2 | failed over after ${seconds} s, finished | confirmed ${N}, on the dead node ${onDead.total} + on the next ${onMain.total}, missing ${missing(ids, N).length}, duplicates ${duplicates}`,
+        `node killed, list of 2 | failed over after ${seconds} s, finished | confirmed ${N}, on the dead node ${onDead.ids.length} + on the next ${onMain.ids.length}, missing ${missing(ids, N).length}, duplicates ${duplicates}`,
       );
       expect(exit.code).toBe(0);
       expect(producer.matching(/Reconnected to amqp:\/\/guest:\*\*\*@localhost:5672/).length).toBe(1);
@@ -100,7 +100,7 @@ describe('fast-producer drills', () => {
       expect(printedBadly(producer)).toEqual([]);
     } finally {
       await node.start();
-      await countQueue(main, queue).catch(() => {}); // when the drill failed before counting
+      await drainPaced(main, queue).catch(() => {}); // when the drill failed before counting
     }
   });
 
@@ -125,7 +125,7 @@ describe('fast-producer drills', () => {
       expect(printedBadly(producer)).toEqual([]);
     } finally {
       await node.start();
-      await countQueue(node.amqpUrl, queue).catch(() => {});
+      await drainPaced(node.amqpUrl, queue).catch(() => {});
     }
   });
 });
@@ -160,17 +160,17 @@ describe('slow-consumer drills', () => {
     await connection.close();
     const seconds = await since.secondsUntil(/total/);
     const exit = await consumer.exited;
-    const left = await countQueue(node.amqpUrl, queue);
+    const left = await drainPaced(node.amqpUrl, queue);
     // Each message handled twice (its ack lost with the connection) leaves one other message unhandled.
     table.push(
-      `consumer, connection closed | consumed again after ${seconds} s, stopped at --count | queued ${C}, consumed ${C}, left ${left.total}, duplicates ${left.total}`,
+      `consumer, connection closed | consumed again after ${seconds} s, stopped at --count | queued ${C}, consumed ${C}, left ${left.ids.length}, duplicates ${left.ids.length}`,
     );
     expect(exit.code).toBe(0);
     expect(consumer.matching(/ \[✓\] /)).toEqual([
       expect.stringMatching(new RegExp(`^ \\[✓\\] ${C} processed`)),
     ]);
     expect(consumer.matching(/Reconnected/).length).toBe(1);
-    expect(left.total).toBeLessThanOrEqual(20); // at most a prefetch's worth handled twice
+    expect(left.ids.length).toBeLessThanOrEqual(20); // at most a prefetch's worth handled twice
     expect(printedBadly(consumer)).toEqual([]);
   });
 
@@ -184,15 +184,15 @@ describe('slow-consumer drills', () => {
     await node.ctl(['start_app']);
     const seconds = await since.secondsUntil(/Reconnected/);
     const exit = await consumer.exited;
-    const left = await countQueue(node.amqpUrl, queue);
+    const left = await drainPaced(node.amqpUrl, queue);
     table.push(
-      `consumer, broker restart | consumed again ${seconds} s after the stop, stopped at --count | queued ${C}, consumed ${C}, left ${left.total}, duplicates ${left.total}`,
+      `consumer, broker restart | consumed again ${seconds} s after the stop, stopped at --count | queued ${C}, consumed ${C}, left ${left.ids.length}, duplicates ${left.ids.length}`,
     );
     expect(exit.code).toBe(0);
     expect(consumer.matching(/ \[✓\] /)).toEqual([
       expect.stringMatching(new RegExp(`^ \\[✓\\] ${C} processed`)),
     ]);
-    expect(left.total).toBeLessThanOrEqual(20);
+    expect(left.ids.length).toBeLessThanOrEqual(20);
     expect(printedBadly(consumer)).toEqual([]);
   });
 
@@ -209,16 +209,16 @@ describe('slow-consumer drills', () => {
       await node.kill();
       const seconds = await since.secondsUntil(/Reconnected/);
       const exit = await consumer.exited;
-      const onMain = await countQueue(main, queue);
+      const onMain = await drainPaced(main, queue);
       await node.start();
-      const onDead = await countQueue(node.amqpUrl, queue);
-      const fromMain = C - onMain.total;
+      const onDead = await drainPaced(node.amqpUrl, queue);
+      const fromMain = C - onMain.ids.length;
       const fromDead = C - fromMain;
       // A killed node may not have written every ack to disk: what it holds again after its restart
       // beyond the unconsumed rest was consumed once already (at-least-once, not a loss).
-      const backAfterCrash = onDead.total - (1000 - fromDead);
+      const backAfterCrash = onDead.ids.length - (1000 - fromDead);
       table.push(
-        `consumer, node killed, list of 2 | failed over after ${seconds} s, stopped at --count | queued 1000 + ${C}, consumed ${fromDead} on the killed node + ${fromMain} on the next = ${C}, left ${onDead.total} + ${onMain.total}; acked yet back after the crash: ${backAfterCrash}`,
+        `consumer, node killed, list of 2 | failed over after ${seconds} s, stopped at --count | queued 1000 + ${C}, consumed ${fromDead} on the killed node + ${fromMain} on the next = ${C}, left ${onDead.ids.length} + ${onMain.ids.length}; acked yet back after the crash: ${backAfterCrash}`,
       );
       expect(exit.code).toBe(0);
       expect(consumer.matching(/ \[✓\] /)).toEqual([
@@ -229,7 +229,7 @@ describe('slow-consumer drills', () => {
       expect(printedBadly(consumer)).toEqual([]);
     } finally {
       await node.start();
-      await countQueue(main, queue).catch(() => {});
+      await drainPaced(main, queue).catch(() => {});
     }
   });
 });
@@ -269,7 +269,7 @@ describe('monitor drills', () => {
     await monitor.waitFor(/depth=\d+ /, monitor.matching(/depth=\d+ /).length + 2);
     monitor.kill('SIGINT');
     const exit = await monitor.exited;
-    await countQueue(node.amqpUrl, queue);
+    await drainPaced(node.amqpUrl, queue);
     table.push(
       `monitor, connection closed | reconnected after ${seconds} s, events and depth again | events 2 sent, 2 counted`,
     );
@@ -293,7 +293,7 @@ describe('monitor drills', () => {
     while ((await ages(url)) < 1) await monitor.waitFor(/depth=/, monitor.matching(/depth=/).length + 1);
     monitor.kill('SIGINT');
     const exit = await monitor.exited;
-    await countQueue(node.amqpUrl, queue);
+    await drainPaced(node.amqpUrl, queue);
     table.push(
       `monitor, broker restart | 'depth=?' while down, figures again ${seconds} s after the stop | logged: ${monitor.matching(/Cannot read the depth|answers again|management API/).join(' / ')}`,
     );
@@ -325,7 +325,7 @@ describe('monitor drills', () => {
       expect(printedBadly(monitor)).toEqual([]);
     } finally {
       await node.start();
-      await countQueue(main, queue).catch(() => {});
+      await drainPaced(main, queue).catch(() => {});
     }
   });
 });

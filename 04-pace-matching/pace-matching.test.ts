@@ -2,6 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { GetMessage } from 'amqplib';
 import { parseOptions } from '../shared/flags.ts';
+import { captureDebugLog, producerStatus, statusLines } from '../test/scenes/04-pace-matching.ts';
 import {
   captureLog,
   eventually,
@@ -12,7 +13,6 @@ import {
   useTestBroker,
 } from '../test/testing.ts';
 import { pace } from './config.ts';
-import { captureDebugLog, producerStatus, statusLines } from './drill-kit.ts';
 import { produce, program as producerProgram } from './fast-producer.ts';
 import { program as consumerProgram, consumeSlowly } from './slow-consumer.ts';
 

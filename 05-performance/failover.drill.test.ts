@@ -5,8 +5,8 @@
 import { afterEach, expect, test } from '@jest/globals';
 import { brokerUrl } from '../shared/connection.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
-import { eventually, type Running, start, stopAll, uniqueName, within } from '../test/testing.ts';
-import { account, drain, expectQuiet, ids, ready } from './drill-scene.ts';
+import { account, expectQuiet, ids, ready } from '../test/scenes/05-performance.ts';
+import { drainQueue, eventually, type Running, start, stopAll, uniqueName, within } from '../test/testing.ts';
 
 const node = usePrivateBroker(5);
 const rows = (program: Running) => program.stdout.split('\n').length - 1;
@@ -31,9 +31,9 @@ test('(c′) the private node of AMQP_URL is killed mid-run: producer and consum
   await eventually(async () => (await ready(main, queue)).messages === 0, 'the main queue drained', 120);
   c.child.kill('SIGINT');
   const consumed = await within(60, c, c.exited);
-  const leftOnMain = await drain(main, queue);
+  const leftOnMain = (await drainQueue(main, queue)).ids;
   await node.start(); // what the dead node had on disk comes back with it
-  const leftOnPrivate = await drain(node.amqpUrl, queue);
+  const leftOnPrivate = (await drainQueue(node.amqpUrl, queue)).ids;
   const confirmed = ids(produced.stdout);
   const handled = ids(consumed.stdout);
   const { lost, duplicates } = account(confirmed, [handled], [...leftOnMain, ...leftOnPrivate]);

@@ -3,10 +3,19 @@
 // consumer is killed with SIGKILL while a second one finishes the queue. Each drill counts what the
 // producer's CSV says was confirmed against what the consumers' CSVs and the queue hold.
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
-import { closeConnection, connectionNamed } from '../test/drills.ts';
 import { usePrivateBroker } from '../test/private-broker.ts';
-import { eventually, type Running, start, stopAll, uniqueName, within } from '../test/testing.ts';
-import { account, drain, expectQuiet, ids, ready, table } from './drill-scene.ts';
+import { account, expectQuiet, ids, ready, table } from '../test/scenes/05-performance.ts';
+import {
+  closeConnection,
+  connectionNamed,
+  drainQueue,
+  eventually,
+  type Running,
+  start,
+  stopAll,
+  uniqueName,
+  within,
+} from '../test/testing.ts';
 
 // Connections appear in the management API with their first statistics: ask for them often.
 const node = usePrivateBroker(4, ['collect_statistics_interval = 500']);
@@ -25,7 +34,7 @@ const consumer = (queue: string, flags: string[]) =>
 async function tally(queue: string, produced: string, consumed: string[]) {
   const confirmed = ids(produced);
   const handled = consumed.map(ids);
-  const left = await drain(node.amqpUrl, queue);
+  const left = (await drainQueue(node.amqpUrl, queue)).ids;
   return { confirmed, handled, left, ...account(confirmed, handled, left) };
 }
 

@@ -19,7 +19,7 @@ describe('worker threads', () => {
   test('when one worker fails, the others stop cleanly: their last rows reach stdout, then the failure is reported', async () => {
     const out = collect();
     const run = runWorkers({
-      module: new URL('./fixtures/failing-worker.ts', import.meta.url),
+      module: new URL('../test/scenes/05-performance.failing-worker.ts', import.meta.url),
       count: 2,
       options: () => ({}),
       signal: new AbortController().signal,
@@ -33,7 +33,7 @@ describe('worker threads', () => {
 
   test('a worker that ends without a result is reported in one sentence; the main thread does not hang', async () => {
     const run = runWorkers({
-      module: new URL('./fixtures/exiting-worker.ts', import.meta.url),
+      module: new URL('../test/scenes/05-performance.exiting-worker.ts', import.meta.url),
       count: 2,
       options: () => ({}),
       signal: new AbortController().signal,

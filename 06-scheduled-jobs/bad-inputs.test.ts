@@ -1,9 +1,9 @@
 // Bad input never reaches the table or the broker: one sentence (what happened, what to do), a
 // non-zero exit, no stack, no password.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { countJobs, scene, useScenes } from '../test/scenes/06-scheduled-jobs.ts';
 import { expectOneSentence, runProgram, uniqueName } from '../test/testing.ts';
 import { connectDatabase } from './postgres.ts';
-import { countJobs, scene, useScenes } from './test-scene.ts';
 
 useScenes();
 

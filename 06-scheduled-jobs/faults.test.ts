@@ -4,9 +4,7 @@
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { settings } from '../shared/config.ts';
-import { eventually, expectOneSentence, runProgram, start } from '../test/testing.ts';
-import { type FaultProxy, faultProxy } from './fault-proxy.ts';
-import { connectDatabase } from './postgres.ts';
+import { type FaultProxy, faultProxy } from '../test/fault-proxy.ts';
 import {
   countJobs,
   enqueueJobs,
@@ -17,7 +15,9 @@ import {
   scene,
   sessionId,
   useScenes,
-} from './test-scene.ts';
+} from '../test/scenes/06-scheduled-jobs.ts';
+import { eventually, expectOneSentence, runProgram, start } from '../test/testing.ts';
+import { connectDatabase } from './postgres.ts';
 
 useScenes();
 let proxy: FaultProxy | undefined;

@@ -1,7 +1,14 @@
 // Lesson 06's promises against a real PostgreSQL and Mosquitto: each test has its own schema and topic.
 import { describe, expect, test } from '@jest/globals';
+import {
+  countJobs,
+  enqueueJobs,
+  listen,
+  publisher,
+  scene,
+  useScenes,
+} from '../test/scenes/06-scheduled-jobs.ts';
 import { expectOneSentence, runProgram } from '../test/testing.ts';
-import { countJobs, enqueueJobs, listen, publisher, scene, useScenes } from './test-scene.ts';
 
 useScenes();
 

@@ -1,7 +1,6 @@
 // Devices that were away get their jobs (a persistent session), and what the broker says in its
 // PUBACK counts: 0x10 "no matching subscribers" is shown, 0x80 and above sets the job aside.
 import { describe, expect, test } from '@jest/globals';
-import { start } from '../test/testing.ts';
 import {
   countJobs,
   enqueueJobs,
@@ -11,7 +10,8 @@ import {
   scene,
   sessionId,
   useScenes,
-} from './test-scene.ts';
+} from '../test/scenes/06-scheduled-jobs.ts';
+import { start } from '../test/testing.ts';
 
 useScenes();
 

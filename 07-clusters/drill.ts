@@ -1,10 +1,12 @@
 // Drill: streams messages into a quorum queue on the cluster, kills the queue's leader mid-run
 // (SIGKILL, as when its machine dies), reads the queue to the end, and prints the counts.
-import { clusterNode, clusterUrl, queueLeader, startNode } from '../scripts/cluster.ts';
+
 import { connect } from '../shared/connection.ts';
+import { clusterUrl } from '../shared/course-cluster.ts';
 import { defineProgram, parseOptions, type Values } from '../shared/flags.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
+import { killProcess, type Leader, leaderOf, startNode } from './cluster-nodes.ts';
 import { consumeMessages, program as consumerProgram } from './consumer.ts';
 import { produce, program as producerProgram } from './producer.ts';
 
@@ -34,7 +36,7 @@ export async function drill(options: Values<typeof program.flags>, context: RunC
   const queue = `drill-${process.pid}`;
   const runId = `drill${process.pid}`;
   const killAt = Math.min(options.killAt, options.count - 1);
-  let leader: Promise<number> | undefined;
+  let leader: Promise<Leader> | undefined;
   let killed: Promise<void> | undefined;
   let victim: number | undefined;
   let killedAt = 0;
@@ -61,15 +63,15 @@ export async function drill(options: Values<typeof program.flags>, context: RunC
       {
         onConfirm: (confirmed, at) => {
           if (confirmed === 1) {
-            leader = queueLeader(queue); // the queue exists now: who leads it?
+            leader = leaderOf(queue); // the queue exists now: who leads it?
             leader.catch(() => {}); // awaited below, where a failure becomes the program's sentence
           }
           if (confirmed === killAt) {
             killed = (async () => {
-              const n = await leader!;
-              log.warn(` [!] Killing course${n}@localhost, the leader of ${queue} (SIGKILL).`);
+              const { n, name, pid } = await leader!;
+              log.warn(` [!] Killing ${name}, the leader of ${queue} (SIGKILL).`);
               killedAt = nowMs();
-              await clusterNode(n).kill();
+              await killProcess(pid);
               victim = n;
             })();
           }

@@ -3,18 +3,12 @@
 // confirmed id is then counted out of the queue. Runs alone (npm run test:cluster): it kills nodes.
 import { describe, expect, test } from '@jest/globals';
 import amqp from 'amqplib';
-import {
-  clusterNode,
-  clusterUrl,
-  nodeNumbers,
-  queueDetails,
-  queueLeader,
-  startNode,
-} from '../scripts/cluster.ts';
+import { clusterNode, queueDetails, queueLeader, startNode } from '../scripts/cluster.ts';
+import { clusterNodeNumbers, clusterUrl } from '../shared/course-cluster.ts';
 import { parseOptions } from '../shared/flags.ts';
 import type { RunContext } from '../shared/program.ts';
+import { amqpUrl, runningNode, useCluster } from '../test/scenes/cluster.ts';
 import { captureLog, eventually, start } from '../test/testing.ts';
-import { amqpUrl, runningNode, useCluster } from './cluster-scene.ts';
 import { consumeMessages, program as consumerProgram } from './consumer.ts';
 import { type ProduceResult, produce, program as producerProgram, quorumQueue } from './producer.ts';
 
@@ -107,7 +101,7 @@ describe('a quorum queue on three nodes', () => {
   test('a follower killed while the producer streams 40,000 messages: no failover and no pause beyond 2 s', async () => {
     const queue = await declareOn(1, 'cluster-follower', quorumQueue());
     const leader = await queueLeader(queue);
-    const follower = nodeNumbers.find((n) => n !== leader)!;
+    const follower = clusterNodeNumbers.find((n) => n !== leader)!;
     process.env.AMQP_URL = clusterUrl(leader);
     let killed: Promise<void> | undefined;
     const result = await produce(producerOptions(queue, 'follower', 40_000), context(), {
@@ -147,7 +141,7 @@ describe('a quorum queue on three nodes', () => {
     const confirmedAtStop: number[] = [];
     const restart = (async () => {
       try {
-        for (const n of nodeNumbers) {
+        for (const n of clusterNodeNumbers) {
           confirmedAtStop.push(total.confirmed);
           await clusterNode(n).stop();
           await startNode(n);
@@ -180,7 +174,7 @@ describe('a quorum queue on three nodes', () => {
       }
     };
     const started = performance.now();
-    await Promise.all(nodeNumbers.map(producer));
+    await Promise.all(clusterNodeNumbers.map(producer));
     total.seconds = (performance.now() - started) / 1000;
     await restart;
     // Each node went away under load: messages were confirmed after every stop. (Whether a producer

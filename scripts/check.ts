@@ -126,17 +126,19 @@ function lessonTests(lesson: Lesson): Result[] {
   mkdirSync(folder, { recursive: true });
   const output = join(folder, `check-${lesson.number}-${process.pid}.json`);
   const jest = join(repoRoot, 'node_modules/jest/bin/jest.js');
-  // Lesson 07's tests start their own three-node cluster and kill its nodes: they are a project of their own.
-  const project = lesson.number === '07' ? 'cluster' : 'lessons';
-  spawnSync(
-    process.execPath,
-    [jest, '--selectProjects', project, '--json', '--outputFile', output, '--silent', lesson.folder],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
-      stdio: 'ignore',
-    },
-  );
+  // Lesson 07's tests start their own three-node cluster and kill its nodes: they are a project of
+  // their own (every *.cluster.test.ts, lesson 05's leader drill too), one file at a time, as
+  // npm run test:cluster runs them: each file's beforeAll starts the cluster, so two must not race.
+  const json = ['--json', '--outputFile', output, '--silent'];
+  const args =
+    lesson.number === '07'
+      ? ['--selectProjects', 'cluster', ...json, '--runInBand']
+      : ['--selectProjects', 'lessons', ...json, lesson.folder];
+  spawnSync(process.execPath, [jest, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
+    stdio: 'ignore',
+  });
   let report: JestJson;
   try {
     report = JSON.parse(readFileSync(output, 'utf8')) as JestJson;

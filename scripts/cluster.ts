@@ -43,7 +43,6 @@ export const clusterNodes = (): RabbitNode[] => clusterNodeNumbers.map(clusterNo
 
 // The cluster's node list and failover URL, for the tests and lesson 07's drill that import this
 // script; they are defined in shared/course-cluster.ts with the ports.
-export { clusterNodeNumbers as nodeNumbers, clusterUrl };
 
 const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 

@@ -1,4 +1,5 @@
-// npm run test:cluster: lesson 07's drills on the three-node cluster, in band (they kill nodes).
+// npm run test:cluster: the drills on lesson 07's three-node cluster (every *.cluster.test.ts, lesson
+// 05's leader drill too), in band (they kill nodes).
 // Starts the cluster (npm run cluster -- up) and, if it was down before, stops it after. Extra
 // arguments go to jest. Ends with one plain line, "N passed, N failed", as npm test does.
 import { spawnSync } from 'node:child_process';

@@ -2,8 +2,8 @@
 // (else AMQP_URL's user), a timeout on every request, and failures as one sentence that says
 // what to fix. The API is for humans and short-term figures: the broker samples it every 5 s.
 import { managementAuth, settings } from './config.ts';
-import { CourseError, explain } from './errors.ts';
 import { type ManagementFailure, managementApi } from './errors/management.ts';
+import { CourseError, explain } from './errors.ts';
 import { urlUser, urlVhost } from './urls.ts';
 
 export interface ManagementOptions {
@@ -115,6 +115,21 @@ export class ManagementClient {
     };
   }
 
+  /**
+   * The node that leads a quorum queue (or holds a classic one), as the API names it
+   * (`course2@localhost`); undefined when the API does not know the queue.
+   */
+  async queueLeader(name: string): Promise<string | undefined> {
+    const q = (await this.request(`/queues/${enc(this.vhost)}/${enc(name)}`)) as RawQueue | undefined;
+    return q?.leader ?? q?.node;
+  }
+
+  /** The operating-system process id of one of the cluster's nodes (its Erlang VM), named as the API names it. */
+  async nodePid(node: string): Promise<number | undefined> {
+    const found = (await this.request(`/nodes/${enc(node)}`)) as { os_pid?: string } | undefined;
+    return found?.os_pid ? Number(found.os_pid) : undefined;
+  }
+
   /** Memory in use, summed over the cluster's nodes. */
   async memoryUsed(): Promise<number> {
     const nodes = ((await this.request('/nodes')) ?? []) as { mem_used?: number }[];
@@ -140,6 +155,9 @@ export class ManagementClient {
 }
 
 interface RawQueue {
+  /** A quorum queue's leader; `node` is a classic queue's home (and the leader's, on 3.10). */
+  leader?: string;
+  node?: string;
   messages?: number;
   messages_ready?: number;
   messages_unacknowledged?: number;

@@ -210,6 +210,72 @@ export async function testBroker() {
   };
 }
 
+/** What a queue held when a test emptied it. */
+export interface Drained {
+  /** Every message, in the order it was taken off. */
+  messages: amqp.Message[];
+  /** Their message ids, duplicates included. */
+  ids: string[];
+  /** The different ids. */
+  unique: Set<string>;
+  /** Messages whose id came before. */
+  duplicates: number;
+}
+
+/**
+ * Takes every message off `queue` at `url` and counts them by message id: no program's consumer is
+ * involved, so this is exactly what the broker holds. The queue is then deleted (with `alsoDelete`'s
+ * queues and exchanges) unless `remove` is false. A missing queue rejects (404).
+ */
+export async function drainQueue(
+  url: string,
+  queue: string,
+  {
+    remove = true,
+    alsoDelete = {},
+  }: { remove?: boolean; alsoDelete?: { queues?: string[]; exchanges?: string[] } } = {},
+): Promise<Drained> {
+  const connection = await amqp.connect(url);
+  connection.on('error', () => {});
+  try {
+    const channel = await connection.createChannel();
+    channel.on('error', () => {}); // a queue already gone is a 404 that closes this channel
+    const messages: amqp.Message[] = [];
+    // What is there now comes fastest through a consumer (tens of thousands after a lesson 05
+    // drill). It has all of it once it holds as many as the queue had, or once the queue has nothing
+    // ready left (a program still consuming took some: asked again every 20 ms, as no event says it).
+    // What came after, one basic.get at a time until the queue answers empty.
+    const { messageCount } = await channel.checkQueue(queue);
+    if (messageCount > 0) {
+      const { consumerTag } = await channel.consume(
+        queue,
+        (message) => {
+          if (message) messages.push(message);
+        },
+        { noAck: true },
+      );
+      while (messages.length < messageCount && (await channel.checkQueue(queue)).messageCount > 0)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      await channel.cancel(consumerTag); // deliveries before its cancel-ok are in `messages` by now
+    }
+    for (;;) {
+      const message = await channel.get(queue, { noAck: true });
+      if (!message) break;
+      messages.push(message);
+    }
+    if (remove) {
+      await channel.deleteQueue(queue);
+      for (const name of alsoDelete.queues ?? []) await channel.deleteQueue(name);
+      for (const name of alsoDelete.exchanges ?? []) await channel.deleteExchange(name);
+    }
+    const ids = messages.map((message) => String(message.properties.messageId));
+    const unique = new Set(ids);
+    return { messages, ids, unique, duplicates: ids.length - unique.size };
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
 /** Reads a queue's figures from the management API. */
 export async function queueInfo(
   queue: string,
@@ -221,6 +287,23 @@ export async function queueInfo(
   return figures as Record<string, unknown>;
 }
 
+/** The management API lists a connection once its stats are in (up to 5 s): ask until it is there. */
+export async function connectionNamed(managementUrl: string, name: string): Promise<string> {
+  const api = new ManagementClient({ url: managementUrl, vhost: '/' });
+  const found = await eventually(
+    async () => (await api.connections()).find((c) => c.clientName === name),
+    `the connection named '${name}'`,
+    60,
+  );
+  return found.name;
+}
+
+/** Closes a connection as an operator would; fails if it is gone (then the drill cut nothing). */
+export async function closeConnection(managementUrl: string, name: string): Promise<void> {
+  if (!(await new ManagementClient({ url: managementUrl, vhost: '/' }).closeConnection(name)))
+    throw new Error(`the connection '${name}' was gone before the drill could close it`);
+}
+
 /** The one-sentence contract for errors: a line, no stack, no secret. */
 export function expectOneSentence(stderr: string, secret?: string): string[] {
   const lines = stderr.split('\n').filter((line) => line.trim() && !/^npm (warn|notice)/.test(line));
@@ -230,16 +313,6 @@ export function expectOneSentence(stderr: string, secret?: string): string[] {
   if (secret && stderr.includes(secret)) problems.push('the secret was printed');
   return problems;
 }
-
-/** The broker's RabbitMQ version, from the connection's server properties (e.g. '3.10.8', '4.3.6'). */
-export function serverVersion(connection: amqp.ChannelModel): string {
-  const properties = (connection as unknown as { connection: { serverProperties: { version?: string } } })
-    .connection.serverProperties;
-  return String(properties.version ?? '0');
-}
-
-/** The major version: 3 or 4. Tests assert each version's own behaviour where they differ. */
-export const serverMajor = (connection: amqp.ChannelModel) => Number(serverVersion(connection).split('.')[0]);
 
 export type TestBroker = Awaited<ReturnType<typeof testBroker>>;
 

@@ -3,14 +3,15 @@
 // deleted at the end, and a URL per node.
 import { afterAll, afterEach, beforeAll } from '@jest/globals';
 import amqp from 'amqplib';
-import { clusterNode, nodeNumbers, startNode, up } from '../scripts/cluster.ts';
-import { uniqueName } from '../test/testing.ts';
+import { clusterNode, startNode, up } from '../../scripts/cluster.ts';
+import { clusterNodeNumbers } from '../../shared/course-cluster.ts';
+import { uniqueName } from '../testing.ts';
 
 /** Node n's AMQP URL (course1 is on 5673, course2 on 5674, course3 on 5675). */
 export const amqpUrl = (n: number) => clusterNode(n).amqpUrl;
 
 /** A node that runs now (the first of the list that does). */
-export const runningNode = () => nodeNumbers.find((n) => clusterNode(n).pid() !== undefined) ?? 1;
+export const runningNode = () => clusterNodeNumbers.find((n) => clusterNode(n).pid() !== undefined) ?? 1;
 
 /**
  * Registers the hooks; `afterEachTest` runs first after each test (stop what the test started).
@@ -21,7 +22,7 @@ export function useCluster(afterEachTest: () => Promise<void> = async () => {}) 
   beforeAll(() => up(), 300_000);
   afterEach(async () => {
     await afterEachTest();
-    for (const n of nodeNumbers) if (clusterNode(n).pid() === undefined) await startNode(n);
+    for (const n of clusterNodeNumbers) if (clusterNode(n).pid() === undefined) await startNode(n);
   }, 300_000);
   afterAll(async () => {
     const connection = await amqp.connect(amqpUrl(runningNode()));

@@ -1,15 +1,14 @@
 // What lesson 04's fault drills and tests share: programs started against a private node, their
-// own connection found through the management API, a queue counted message by message, and the
+// own connection found through the management API, a paced queue emptied and counted, and the
 // lines a program prints, --debug ones included.
 import { PassThrough } from 'node:stream';
 import amqp from 'amqplib';
-import type { RabbitNode } from '../scripts/rabbit-node.ts';
-import { type Log, logger } from '../shared/logger.ts';
-import { ManagementClient } from '../shared/management.ts';
-import { closeConnection, connectionNamed } from '../test/drills.ts';
-import { eventually, type Running, start } from '../test/testing.ts';
-import { pace } from './config.ts';
-import { declarePaceQueue } from './pace-queue.ts';
+import { pace } from '../../04-pace-matching/config.ts';
+import { declarePaceQueue } from '../../04-pace-matching/pace-queue.ts';
+import type { RabbitNode } from '../../scripts/rabbit-node.ts';
+import { type Log, logger } from '../../shared/logger.ts';
+import { ManagementClient } from '../../shared/management.ts';
+import { closeConnection, connectionNamed, drainQueue, eventually, type Running, start } from '../testing.ts';
 
 /** Starts a lesson 04 program (as `node --import tsx file.ts`, so its PID is its own) on `urls`. */
 export function startOn(
@@ -43,42 +42,21 @@ export async function managementUp(node: RabbitNode): Promise<void> {
   );
 }
 
-export interface Counted {
-  /** Messages in the queue, duplicates included. */
-  total: number;
-  ids: Set<number>;
-  duplicates: number;
-}
-
-/** Takes every message off `queue` at `url` and counts them by message id. */
-export async function countQueue(url: string, queue: string, remove = true): Promise<Counted> {
-  const connection = await amqp.connect(url);
-  try {
-    const channel = await connection.createChannel();
-    channel.on('error', () => {}); // a queue already gone is a 404 that closes this channel
-    const ids = new Set<number>();
-    let total = 0;
-    for (;;) {
-      const message = await channel.get(queue, { noAck: true });
-      if (!message) break;
-      total++;
-      ids.add(Number(message.properties.messageId));
-    }
-    if (remove) {
-      await channel.deleteQueue(queue);
-      await channel.deleteQueue(`${queue}.dead`);
-      await channel.deleteExchange(`${queue}.events`); // the drills name their events exchange so
-    }
-    return { total, ids, duplicates: total - ids.size };
-  } finally {
-    await connection.close().catch(() => {});
-  }
-}
+/**
+ * Empties a drill's paced queue and counts it by seq (its message id), with test/testing.ts's
+ * drainQueue; then removes it with its dead-letter queue and the events exchange the drills name
+ * after it, unless `remove` is false.
+ */
+export const drainPaced = (url: string, queue: string, remove = true) =>
+  drainQueue(url, queue, {
+    remove,
+    alsoDelete: { queues: [pace.deadLetterQueue(queue)], exchanges: [`${queue}.events`] },
+  });
 
 /** 1..n missing from `ids`. */
-export function missing(ids: Set<number>, n: number): number[] {
+export function missing(ids: Set<string>, n: number): number[] {
   const gaps: number[] = [];
-  for (let i = 1; i <= n; i++) if (!ids.has(i)) gaps.push(i);
+  for (let i = 1; i <= n; i++) if (!ids.has(String(i))) gaps.push(i);
   return gaps;
 }
 

@@ -1,8 +1,9 @@
-// What lesson 05's fault drills share (test-only): reading the programs' CSVs, draining a queue
-// to see which ids it still holds, counting duplicates, and the checks every drill ends with.
+// What lesson 05's fault drills share: reading the programs' CSVs, a queue's ready messages, the
+// accounting of what was confirmed against what was consumed or left (test/testing.ts's drainQueue
+// empties a queue), duplicates counted, and the checks every drill ends with.
 import { expect } from '@jest/globals';
 import amqp from 'amqplib';
-import type { Running } from '../test/testing.ts';
+import type { Running } from '../testing.ts';
 
 /** The ids of a CSV the producer or consumer wrote (first column). */
 export const ids = (csv: string): string[] =>
@@ -10,34 +11,6 @@ export const ids = (csv: string): string[] =>
     .split('\n')
     .filter(Boolean)
     .map((line) => line.split(',')[0]!);
-
-/** Every message left in `queue` on `url`, by id; the queue is deleted afterwards. */
-export async function drain(url: string, queue: string): Promise<string[]> {
-  const connection = await amqp.connect(url);
-  connection.on('error', () => {});
-  try {
-    const channel = await connection.createChannel();
-    channel.on('error', () => {});
-    const { messageCount } = await channel.checkQueue(queue);
-    const found: string[] = [];
-    if (messageCount > 0) {
-      await new Promise<void>((resolve) => {
-        void channel.consume(
-          queue,
-          (message) => {
-            if (message) found.push(String(message.properties.messageId));
-            if (!message || found.length >= messageCount) resolve();
-          },
-          { noAck: true },
-        );
-      });
-    }
-    await channel.deleteQueue(queue);
-    return found;
-  } finally {
-    await connection.close().catch(() => {});
-  }
-}
 
 /** Messages ready in a queue (a passive declare: exact, unlike the management API's figures). */
 export async function ready(url: string, queue: string): Promise<{ messages: number; consumers: number }> {

@@ -5,16 +5,10 @@
 // Runs alone (npm run test:cluster): it kills a node.
 import { expect, test } from '@jest/globals';
 import amqp from 'amqplib';
-import {
-  clusterNode,
-  clusterUrl,
-  nodeNumbers,
-  queueDetails,
-  queueLeader,
-  startNode,
-} from '../scripts/cluster.ts';
+import { clusterNode, queueDetails, queueLeader, startNode } from '../scripts/cluster.ts';
+import { clusterNodeNumbers, clusterUrl } from '../shared/course-cluster.ts';
+import { amqpUrl, useCluster } from '../test/scenes/cluster.ts';
 import { start, stopAll, within } from '../test/testing.ts';
-import { amqpUrl, useCluster } from './cluster-scene.ts';
 
 const { ownQueue } = useCluster(stopAll);
 
@@ -50,7 +44,7 @@ test('lesson 05: the leader of its quorum queue killed (SIGKILL) while the produ
   await setup.close();
   expect((await queueDetails(queue)).members).toHaveLength(3);
   const leader = await queueLeader(queue);
-  const follower = nodeNumbers.find((n) => n !== leader)!;
+  const follower = clusterNodeNumbers.find((n) => n !== leader)!;
 
   // The leader first in AMQP_URL: the producer's connection dies with the leader, and it
   // reconnects to a survivor, maybe before the election is over. On 3.10 a channel opened then

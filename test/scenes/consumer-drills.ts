@@ -4,21 +4,21 @@
 // producer had confirmed against what the worker handled, checks --count was exact, counts
 // duplicates, measures the time to recover, and checks nothing printed a stack or a password.
 import { afterAll, afterEach, expect, test } from '@jest/globals';
-import amqp from 'amqplib';
-import type { RabbitNode } from '../scripts/rabbit-node.ts';
-import { brokerUrl } from '../shared/connection.ts';
-import { ManagementClient } from '../shared/management.ts';
-import { maskUrl } from '../shared/secrets.ts';
+import type { RabbitNode } from '../../scripts/rabbit-node.ts';
+import { brokerUrl } from '../../shared/connection.ts';
+import { maskUrl } from '../../shared/secrets.ts';
 import {
+  closeConnection,
+  connectionNamed,
+  drainQueue,
   type Exit,
-  eventually,
   type Running,
   runProgram,
   start,
   stopAll,
   uniqueName,
   within,
-} from './testing.ts';
+} from '../testing.ts';
 
 export interface DrillSubject {
   /** The lesson's consumer program and the connection name it gives itself for a --name. */
@@ -46,23 +46,6 @@ export interface DrillCounts {
 /** What the drills measured, for the report (printed once at the end of the file). */
 export const measured: DrillCounts[] = [];
 
-/** The management API lists a connection once its stats are in (up to 5 s): ask until it is there. */
-export async function connectionNamed(managementUrl: string, name: string): Promise<string> {
-  const api = new ManagementClient({ url: managementUrl, vhost: '/' });
-  const found = await eventually(
-    async () => (await api.connections()).find((c) => c.clientName === name),
-    `the connection named '${name}'`,
-    60,
-  );
-  return found.name;
-}
-
-/** Closes a connection as an operator would; fails if it is gone (then the drill cut nothing). */
-export async function closeConnection(managementUrl: string, name: string): Promise<void> {
-  if (!(await new ManagementClient({ url: managementUrl, vhost: '/' }).closeConnection(name)))
-    throw new Error(`the connection '${name}' was gone before the drill could close it`);
-}
-
 /**
  * Runs a sending program against a queue of its own that a policy makes refuse (nack) what is past
  * 10 messages, as a full queue with reject-publish does. Resolves with the program's exit and how
@@ -80,23 +63,9 @@ export async function sendPastLimit(
   try {
     const env = { AMQP_URL: node.amqpUrl, RABBITMQ_MANAGEMENT_URL: node.managementUrl };
     const exit = await runProgram(program, args(queue), env);
-    return { exit, queue, held: await messagesIn(node.amqpUrl, queue) };
+    return { exit, queue, held: (await drainQueue(node.amqpUrl, queue)).ids.length };
   } finally {
     await node.ctl(['clear_policy', policy]);
-  }
-}
-
-async function messagesIn(url: string, queue: string, remove = true): Promise<number> {
-  const connection = await amqp.connect(url);
-  connection.on('error', () => {});
-  try {
-    const channel = await connection.createChannel();
-    channel.on('error', () => {});
-    const { messageCount } = await channel.checkQueue(queue);
-    if (remove) await channel.deleteQueue(queue);
-    return messageCount;
-  } finally {
-    await connection.close().catch(() => {});
   }
 }
 
@@ -112,7 +81,7 @@ export function defineDrills(subject: DrillSubject, node: RabbitNode): void {
   afterEach(stopAll);
   const mainQueues: string[] = [];
   afterAll(async () => {
-    for (const queue of mainQueues) await messagesIn(brokerUrl(), queue).catch(() => {});
+    for (const queue of mainQueues) await drainQueue(brokerUrl(), queue).catch(() => {});
   });
   const only = () => ({ AMQP_URL: node.amqpUrl, RABBITMQ_MANAGEMENT_URL: node.managementUrl });
   const worker = (queue: string, name: string, count: number, env: NodeJS.ProcessEnv, flags: string[] = []) =>
@@ -151,7 +120,7 @@ export function defineDrills(subject: DrillSubject, node: RabbitNode): void {
     await within(60, w, w.waitFor(/Reconnected/));
     const recoverMs = Date.now() - cut;
     const exit = await within(60, w, w.exited);
-    const left = await messagesIn(node.amqpUrl, queue);
+    const left = (await drainQueue(node.amqpUrl, queue)).ids.length;
     const counts = record('connection closed', confirmed, w, left, recoverMs);
     expect(exit.code).toBe(0);
     expect(confirmed).toBe(40);
@@ -174,7 +143,7 @@ export function defineDrills(subject: DrillSubject, node: RabbitNode): void {
     await within(60, w, w.waitFor(/Reconnected/));
     const recoverMs = Date.now() - back;
     const exit = await within(60, w, w.exited);
-    const left = await messagesIn(node.amqpUrl, queue);
+    const left = (await drainQueue(node.amqpUrl, queue)).ids.length;
     const counts = record('broker restart', confirmed, w, left, recoverMs);
     expect(exit.code).toBe(0);
     expect(counts.handled).toBe(30);
@@ -201,9 +170,9 @@ export function defineDrills(subject: DrillSubject, node: RabbitNode): void {
     await within(60, w, w.waitFor(/Reconnected/));
     const recoverMs = Date.now() - crash;
     const exit = await within(60, w, w.exited);
-    const leftOnMain = await messagesIn(main, queue);
+    const leftOnMain = (await drainQueue(main, queue)).ids.length;
     await node.start(); // the dead node's queue is on its disk: count what it kept
-    const leftOnPrivate = await messagesIn(node.amqpUrl, queue);
+    const leftOnPrivate = (await drainQueue(node.amqpUrl, queue)).ids.length;
     const counts = record(
       'node killed, failover',
       onPrivate + onMain,

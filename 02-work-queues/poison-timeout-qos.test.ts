@@ -4,7 +4,7 @@
 import { describe, expect, test } from '@jest/globals';
 import amqp, { type Channel, type ConsumeMessage } from 'amqplib';
 import { brokerUrls } from '../shared/connection.ts';
-import { atLeast, brokerVersion } from '../test/rabbitmq4/version.ts';
+import { atLeast, brokerVersion } from '../test/broker-version.ts';
 import { uniqueName, useTestBroker } from '../test/testing.ts';
 
 const broker = useTestBroker();

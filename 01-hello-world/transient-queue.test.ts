@@ -1,9 +1,10 @@
-// Lesson 01's `hello` queue is a non-exclusive transient queue (durable: false). RabbitMQ 4.x
-// deprecates that kind of queue; 3.10 has no notion of deprecated features. Each test asserts the
-// behaviour of the broker it talks to (npm test: 3.10; npm run test:rabbitmq4: 4.x).
+// A non-exclusive transient queue (durable: false), the official tutorial's old declaration of
+// `hello` (lesson 01's README says why the course declares a quorum queue): RabbitMQ 4.x deprecates
+// that kind of queue; 3.10 has no notion of deprecated features. Each test asserts the behaviour of
+// the broker it talks to (npm test: 3.10; npm run test:rabbitmq4: 4.x).
 import { describe, expect, test } from '@jest/globals';
 import { managementAuth } from '../shared/config.ts';
-import { brokerVersion } from '../test/rabbitmq4/version.ts';
+import { brokerVersion } from '../test/broker-version.ts';
 import { uniqueName, useTestBroker } from '../test/testing.ts';
 
 const broker = useTestBroker();
