@@ -7,7 +7,7 @@ import { afterAbort } from '../shared/grace.ts';
 import type { Log } from '../shared/logger.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
-import { reconnect } from '../shared/reconnect.ts';
+import { keepPublishing } from '../shared/publish.ts';
 import { maskUrl } from '../shared/secrets.ts';
 import { everyPeriod } from '../shared/status-line.ts';
 import { AdaptiveRate } from './adaptive-rate.ts';
@@ -15,7 +15,6 @@ import { pace, queueFlags } from './config.ts';
 import { type PaceEvent, reporter } from './events.ts';
 import { declarePaceQueue } from './pace-queue.ts';
 import { ProducerTally, statusLine } from './producer-tally.ts';
-import { whenClosed } from './when-closed.ts';
 
 export const program = defineProgram({
   name: 'fast-producer',
@@ -93,9 +92,6 @@ export interface ProducerSummary {
   rate: number;
 }
 
-/** What ended one connection's publishing. */
-type Ending = 'done' | 'stopped' | { lost: string };
-
 /** After Ctrl+C, how long what is in flight may wait for its confirms (and the close for its answer). */
 const STOP_GRACE_SECONDS = 5;
 
@@ -115,8 +111,9 @@ interface Link {
 export async function produce(options: Options, { log, signal }: RunContext): Promise<ProducerSummary> {
   const name = `lesson 04 fast-producer (pid ${process.pid})`;
   const producer = new Producer(options, log, signal);
-  let broker = await connect({ log, name });
-  let report = reporter(broker, options.eventsExchange);
+  // recover: amqplib reconnects to this node, then the next node of AMQP_URL, for --reconnect-seconds.
+  const broker = await connect({ log, name, recover: true, giveUpSeconds: options.reconnectSeconds });
+  const report = reporter(broker, options.eventsExchange);
   const stopStatus = everyPeriod(log, options.statusSeconds, (elapsed) => {
     const { line, event } = producer.endPeriod(elapsed);
     report(event);
@@ -124,23 +121,16 @@ export async function produce(options: Options, { log, signal }: RunContext): Pr
   });
   let failure: CourseError | undefined;
   try {
-    for (;;) {
-      const ending = await producer.publishOn(broker);
-      if (typeof ending === 'string') break;
-      await broker.close();
-      log.warn(` [!] Lost the connection to ${maskUrl(broker.url)} (${ending.lost}); reconnecting…`);
-      const since = performance.now();
-      const next = await reconnect({ signal, name, giveUpSeconds: options.reconnectSeconds });
-      if (!next) break;
-      log.info(
-        ` [*] Reconnected to ${maskUrl(next.url)} after ${((performance.now() - since) / 1000).toFixed(2)} s.`,
-      );
-      broker = next;
-      producer.tally.reconnects++;
-      report = reporter(broker, options.eventsExchange);
-      if (producer.retries.length)
-        log.info(` [*] Republishing ${producer.retries.length} unconfirmed messages (same message ids).`);
-    }
+    // Each round: a confirm channel, the queue declared, publishing until done or the channel is lost.
+    await keepPublishing(broker, (channel) => producer.publishOn(broker, channel), {
+      signal,
+      reconnected: (url, seconds) => {
+        log.info(` [*] Reconnected to ${maskUrl(url)} after ${seconds.toFixed(2)} s.`);
+        producer.tally.reconnects++;
+        if (producer.retries.length)
+          log.info(` [*] Republishing ${producer.retries.length} unconfirmed messages (same message ids).`);
+      },
+    });
   } catch (error) {
     failure = explain(error);
   } finally {
@@ -212,10 +202,9 @@ class Producer {
     return { line: statusLine(status), event };
   }
 
-  /** Publishes on one connection until the work is done, Ctrl+C, or the connection is lost. */
-  async publishOn(broker: Broker): Promise<Ending> {
-    const closed = whenClosed(broker);
-    const link = await this.open(broker);
+  /** Publishes on one channel until the work is done, Ctrl+C ('done'), or the channel is lost ('again'). */
+  async publishOn(broker: Broker, channel: ConfirmChannel): Promise<'done' | 'again'> {
+    const link = await this.open(broker, channel);
     const batches = new Set<Promise<void>>();
     const ended = () => this.signal.aborted || !broker.isOpen(link.channel);
     while (!this.done) {
@@ -244,16 +233,12 @@ class Producer {
     // What is in flight gets its answer (or fails with the channel); after Ctrl+C, a few seconds.
     await Promise.race([Promise.all(batches), this.stopGrace]);
     this.retries.sort((a, b) => a.seq - b.seq);
-    if (this.done) return 'done';
-    if (this.signal.aborted) return 'stopped';
-    const error = broker.channelErrors.get(link.channel);
-    if (error) throw explain(error); // the broker closed the channel for a reason: say it
-    return { lost: await Promise.race([closed, Promise.resolve('channel closed')]) };
+    // A channel the broker closed for a reason: keepPublishing says it. Lost: all of it goes again.
+    return this.done || this.signal.aborted ? 'done' : 'again';
   }
 
-  /** A confirm channel with the queue declared, listening for returns and for the broker's block. */
-  private async open(broker: Broker): Promise<Link> {
-    const channel = await broker.confirmChannel();
+  /** The queue declared on a fresh confirm channel, listening for returns and for the broker's block. */
+  private async open(broker: Broker, channel: ConfirmChannel): Promise<Link> {
     const link: Link = {
       broker,
       channel,
@@ -275,14 +260,16 @@ class Producer {
       link.returned.add(id);
     });
     // A memory or disk alarm blocks every publishing connection: pause until the broker unblocks us.
-    broker.on('blocked', (reason: string) => {
+    const onBlocked = (reason: string) => {
       this.tally.pushedBack('blocked');
       this.log.warn(` [!] RabbitMQ blocked publishing (${reason}): pausing.`);
       link.blocked = Promise.race([
         once(broker, 'unblocked').then(() => this.log.info(' [*] RabbitMQ unblocked publishing: resuming.')),
         link.lost,
       ]);
-    });
+    };
+    broker.on('blocked', onBlocked);
+    void link.lost.then(() => broker.off('blocked', onBlocked)); // the next channel listens for itself
     return link;
   }
 

@@ -2,11 +2,11 @@
 // every N), and a CSV row for each message it acked, written out before the ack is sent, so even a
 // killed consumer's CSV lists everything the broker forgot.
 
-import type { Broker, Channel, ConsumeMessage } from '../shared/connection.ts';
+import type { Channel, ConsumeMessage } from '../shared/connection.ts';
 import { connect } from '../shared/connection.ts';
-import { explain } from '../shared/errors.ts';
+import { keepConsuming } from '../shared/consume.ts';
+import type { Log } from '../shared/logger.ts';
 import { nowMs } from '../shared/pacer.ts';
-import { reconnect } from '../shared/reconnect.ts';
 import { maskUrl } from '../shared/secrets.ts';
 import { queueArguments } from './queue.ts';
 import type { WorkerContext } from './threads.ts';
@@ -38,8 +38,6 @@ export interface ConsumerResult {
   lastAcked: number;
 }
 
-type Ending = 'stopped' | 'cancelled' | 'lost';
-
 export default async function consumeWorker(
   options: ConsumerWorkerOptions,
   { index, output, signal, finishedAll, warn }: WorkerContext,
@@ -56,16 +54,20 @@ export default async function consumeWorker(
     lastAcked: 0,
   };
 
-  /** Consumes on one channel until stopped, cancelled, or the channel closes under us. */
-  function consumeOn(channel: Channel): Promise<Ending> {
+  let finishing = () => {}; // acks the tail of the last channel's batch
+
+  /** The lesson's setup on one channel: its deliveries, acked each or `multiple` every N. */
+  async function consumeOn(channel: Channel) {
+    await channel.assertQueue(options.queue, queueArguments(options.queueType));
+    await channel.prefetch(Math.max(options.prefetch, options.batch));
     let pending: ConsumeMessage[] = []; // received, not acked yet
     let rows: string[] = []; // their id,received_at
     let overTotal = false; // some message was left unacked: `multiple` would ack it too
     let waitingForStdout = false;
-    let ended = false;
+    let closed = false;
 
     const ack = () => {
-      if (pending.length === 0 || ended) return;
+      if (pending.length === 0 || closed) return;
       const ackedAt = nowMs();
       if (options.csv) {
         output.write(rows.map((row) => `${row},${ackedAt.toFixed(3)}\n`).join(''));
@@ -88,78 +90,59 @@ export default async function consumeWorker(
         ack();
       });
     };
+    channel.once('close', () => {
+      // Unacked deliveries died with the channel: the broker gives them out again.
+      Atomics.sub(taken, 0, pending.length);
+      pending = [];
+      closed = true;
+    });
+    finishing = ack;
 
-    return new Promise<Ending>((resolve) => {
-      const end = (ending: Ending) => {
-        if (ended) return;
-        if (ending === 'lost') {
-          // Unacked deliveries died with the channel: the broker gives them out again.
-          Atomics.sub(taken, 0, pending.length);
-          pending = [];
-        } else ack(); // the tail of a batch
-        ended = true;
-        signal.removeEventListener('abort', onStop);
-        resolve(ending);
-      };
-      const onStop = () => end('stopped');
-      signal.addEventListener('abort', onStop, { once: true });
-      channel.once('close', () => end('lost'));
-      channel
-        .consume(options.queue, (message) => {
-          if (!message) return end('cancelled'); // the queue was deleted
-          if (ended) return;
-          if (Atomics.add(taken, 0, 1) >= total) {
-            // Past the total: leave it unacked; closing the channel gives it back to the queue.
-            Atomics.sub(taken, 0, 1);
-            overTotal = true;
-            return;
-          }
-          const receivedAt = nowMs();
-          result.firstReceived ||= receivedAt;
-          if (message.fields.redelivered) result.redelivered++;
-          pending.push(message);
-          rows.push(`${message.properties.messageId},${receivedAt.toFixed(3)}`);
-          const last = Atomics.load(taken, 0) >= total;
-          if (last) ack();
-          else if (options.batch === 0 || pending.length >= options.batch) ackWhenStdoutTakesMore();
-          if (last) finishedAll();
-        })
-        .catch(() => end('lost'));
-      if (signal.aborted) end('stopped');
+    return channel.consume(options.queue, (message) => {
+      if (!message) return; // the queue was deleted: keepConsuming ends
+      if (signal.aborted) return; // stopping: left unacked, it goes back to the queue
+      if (Atomics.add(taken, 0, 1) >= total) {
+        // Past the total: leave it unacked; closing the channel gives it back to the queue.
+        Atomics.sub(taken, 0, 1);
+        overTotal = true;
+        return;
+      }
+      const receivedAt = nowMs();
+      result.firstReceived ||= receivedAt;
+      if (message.fields.redelivered) result.redelivered++;
+      pending.push(message);
+      rows.push(`${message.properties.messageId},${receivedAt.toFixed(3)}`);
+      const last = Atomics.load(taken, 0) >= total;
+      if (last) ack();
+      else if (options.batch === 0 || pending.length >= options.batch) ackWhenStdoutTakesMore();
+      if (last) finishedAll();
     });
   }
 
-  const nodes = { urls: options.urls, setting: options.setting };
-  let broker: Broker = await connect({ ...nodes, name });
+  // recover: amqplib reconnects to this node, then the next of the list. A broker restart takes
+  // seconds; a minute without any node answering ends the run.
+  const broker = await connect({
+    urls: options.urls,
+    setting: options.setting,
+    name,
+    recover: true,
+    giveUpSeconds: 60,
+  });
+  broker.on('disconnect', () =>
+    warn(`${name}: lost the connection after ${result.consumed} messages; reconnecting…`),
+  );
+  broker.on('connect', () => {
+    result.reconnects++;
+    warn(`${name}: reconnected to ${maskUrl(broker.url)}; consuming again.`);
+  });
+  // keepConsuming's own lines: what ends it (a cancel) is a warning; its reconnect line is ours above.
+  const log: Log = { info: () => {}, debug: () => {}, success: () => {}, warn, error: warn };
   try {
-    for (;;) {
-      let channel: Channel | undefined;
-      let lost = false;
-      broker.once('close', () => {
-        lost = true;
-      });
-      let ending: Ending = 'lost';
-      try {
-        channel = await broker.channel();
-        await channel.assertQueue(options.queue, queueArguments(options.queueType));
-        await channel.prefetch(Math.max(options.prefetch, options.batch));
-        ending = await consumeOn(channel);
-      } catch (error) {
-        const refused = channel && broker.channelErrors.get(channel);
-        if (refused || !lost) throw explain(refused ?? error);
-      }
-      if (channel && broker.channelErrors.has(channel)) throw explain(broker.channelErrors.get(channel));
-      if (ending === 'cancelled') result.cancelled = true;
-      if (ending !== 'lost' || signal.aborted) break;
-      warn(`${name}: lost the connection after ${result.consumed} messages; reconnecting…`);
-      await broker.close();
-      // A broker restart takes seconds; a minute without any node answering ends the run.
-      const next = await reconnect({ ...nodes, name, signal, giveUpSeconds: 60 });
-      if (!next) break; // Ctrl+C while reconnecting
-      broker = next;
-      result.reconnects++;
-      warn(`${name}: reconnected to ${maskUrl(broker.url)}; consuming again.`);
-    }
+    // The setup runs again on a fresh channel after every reconnect; Ctrl+C (or the main thread's
+    // stop once the total is reached) ends it.
+    const outcome = await keepConsuming(broker, consumeOn, { signal, log });
+    result.cancelled = outcome.reason === 'cancelled';
+    finishing(); // the tail of a batch
   } finally {
     await broker.close();
   }

@@ -2,11 +2,10 @@
 // queue, a window of unconfirmed messages, and a CSV row for each message the broker confirmed.
 // Nothing the broker did not confirm is written down; it is published again, with the same id.
 import { once } from 'node:events';
-import { type Broker, type ConfirmChannel, connect } from '../shared/connection.ts';
-import { explain } from '../shared/errors.ts';
+import { type ConfirmChannel, connect } from '../shared/connection.ts';
 import { afterAbort } from '../shared/grace.ts';
 import { nowMs } from '../shared/pacer.ts';
-import { reconnect } from '../shared/reconnect.ts';
+import { keepPublishing } from '../shared/publish.ts';
 import { maskUrl } from '../shared/secrets.ts';
 import { queueArguments } from './queue.ts';
 import type { WorkerContext } from './threads.ts';
@@ -143,39 +142,37 @@ export default async function produceWorker(
     }
   }
 
-  const nodes = { urls: options.urls, setting: options.setting };
-  let broker: Broker = await connect({ ...nodes, name });
+  // recover: amqplib reconnects to this node, then the next of the list. A broker restart takes
+  // seconds; a minute without any node answering ends the run.
+  const broker = await connect({
+    urls: options.urls,
+    setting: options.setting,
+    name,
+    recover: true,
+    giveUpSeconds: 60,
+  });
   try {
-    while (unfinished() && !(signal.aborted && inFlight === 0)) {
-      let channel: ConfirmChannel | undefined;
-      let lost = false;
-      broker.once('close', () => {
-        lost = true;
-      });
-      try {
-        channel = await broker.confirmChannel();
+    // Each round: a confirm channel, the queue declared, then `again` (what the last channel left
+    // unconfirmed: amqplib fails every unanswered message as a channel closes) before new ones.
+    await keepPublishing(
+      broker,
+      async (channel) => {
         await channel.assertQueue(options.queue, queueArguments(options.queueType));
         await publishOn(channel);
-      } catch (error) {
-        // A channel-level refusal (a queue redeclared with other arguments) will not heal: report it.
-        const refused = channel && broker.channelErrors.get(channel);
-        if (refused || !lost) throw explain(refused ?? error);
-      }
-      if (channel && broker.channelErrors.has(channel)) throw explain(broker.channelErrors.get(channel));
-      if (!unfinished() || (signal.aborted && inFlight === 0)) break;
-      // The connection is gone: every unanswered message is in `again` by now (amqplib fails them
-      // all as the channel closes). Connect again and publish those with the same ids.
-      warn(
-        `${name}: lost the connection with ${again.length} messages unconfirmed; reconnecting to publish them again…`,
-      );
-      await broker.close();
-      // A broker restart takes seconds; a minute without any node answering ends the run.
-      const next = await reconnect({ ...nodes, name, signal, giveUpSeconds: 60 });
-      if (!next) break; // Ctrl+C while reconnecting
-      broker = next;
-      result.reconnects++;
-      warn(`${name}: reconnected to ${maskUrl(broker.url)}; ${result.confirmed} confirmed so far.`);
-    }
+        return unfinished() && !(signal.aborted && inFlight === 0) ? 'again' : 'done';
+      },
+      {
+        signal,
+        lost: () =>
+          warn(
+            `${name}: lost the connection with ${again.length} messages unconfirmed; reconnecting to publish them again…`,
+          ),
+        reconnected: (url) => {
+          result.reconnects++;
+          warn(`${name}: reconnected to ${maskUrl(url)}; ${result.confirmed} confirmed so far.`);
+        },
+      },
+    );
   } finally {
     await broker.close(STOP_GRACE_SECONDS);
   }

@@ -7,6 +7,7 @@ import { CourseError } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
 import { nowMs } from '../shared/pacer.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
+import { keepPublishing } from '../shared/publish.ts';
 import { maskUrl } from '../shared/secrets.ts';
 
 /** The flag both programs share: how many nodes hold a copy of the queue. */
@@ -175,43 +176,43 @@ export async function produce(
     clearInterval(watchdog);
   };
 
-  // recover: when the node dies, shared/ reconnects (to the next node of AMQP_URL) and says 'connect'.
+  /** A channel that confirms nothing (or does not open): count it, give up after --give-up-after. */
+  const stalled = () => {
+    stalls++;
+    if (nowMs() - lastConfirm > options.giveUpAfter * 1000)
+      throw noMajority(options, confirmed, unconfirmed.size);
+    log.warn(` [!] No confirm for ${options.confirmTimeout} s: a new channel.`);
+  };
+
+  // recover: when the node dies, shared/ reconnects (to the next node of AMQP_URL), and
+  // keepPublishing runs publishOn again on a fresh channel there.
   const broker = await connect({ log, recover: true, urls: hooks.urls, name: 'lesson 07 producer' });
-  let reconnected: Promise<void> | undefined;
-  broker.on('disconnect', () => {
-    reconnected ??= new Promise<void>((resolve, reject) => {
-      broker.once('connect', () => {
-        reconnected = undefined;
-        reconnects++;
-        log.info(`Reconnected to ${maskUrl(broker.url)}.`);
-        resolve();
-      });
-      broker.once('reconnect-failed', reject);
-    });
-    reconnected.catch(() => {});
-  });
-  const interrupted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
   try {
-    for (;;) {
-      try {
+    await keepPublishing(
+      broker,
+      async (channel) => {
+        try {
+          await publishOn(broker, channel);
+          return 'done';
+        } catch (error) {
+          if (signal.aborted) return 'done'; // Ctrl+C: what is still unconfirmed is reported below
+          if (!(error instanceof Stalled)) throw error; // the channel died (a new one follows) or 406, 404…
+          stalled();
+          return 'again';
+        }
+      },
+      {
+        signal,
+        reconnected: (url) => {
+          reconnects++;
+          log.info(`Reconnected to ${maskUrl(url)}.`);
+        },
         // Bounded: RabbitMQ 3.10 opens no new channel while a quorum queue without a majority holds
         // the old one; that counts as a stall too, so Ctrl+C and --give-up-after still apply.
-        const channel = await Promise.race([broker.confirmChannel(), stalledAfter(options.confirmTimeout)]);
-        await publishOn(broker, channel);
-        break;
-      } catch (error) {
-        if (signal.aborted) break; // Ctrl+C: what is still unconfirmed is reported below
-        if (error instanceof Stalled) {
-          stalls++;
-          if (nowMs() - lastConfirm > options.giveUpAfter * 1000)
-            throw noMajority(options, confirmed, unconfirmed.size);
-          log.warn(` [!] No confirm for ${options.confirmTimeout} s: a new channel.`);
-        } else if (reconnected) {
-          await Promise.race([reconnected, interrupted]); // shared/ brings the connection back
-          if (signal.aborted) break;
-        } else throw error; // a channel error (406, 404…): one sentence from runMain
-      }
-    }
+        openWithinSeconds: options.confirmTimeout,
+        stalled,
+      },
+    );
   } finally {
     // A broker that cannot take the close either (no majority) is dropped after a few seconds.
     if (!(await broker.close(options.confirmTimeout + 2)))
@@ -247,11 +248,6 @@ class Stalled extends CourseError {
   constructor() {
     super('The channel stopped confirming.', { code: 'STALLED' });
   }
-}
-
-/** Rejects with Stalled after `seconds`; the timer does not keep the process alive. */
-function stalledAfter(seconds: number): Promise<never> {
-  return new Promise((_, reject) => setTimeout(() => reject(new Stalled()), seconds * 1000).unref());
 }
 
 runMain(import.meta, program, produce);

@@ -1,7 +1,8 @@
 // One way to reach RabbitMQ for every lesson: the URL list from AMQP_URL (brokerUrls), amqplib's own
 // recovery plus failover to the next node where a program should outlive a dropped connection
 // (failover.ts), error listeners on everything (an unhandled 'error' event would crash the process
-// with a stack), and a close that waits for confirms. Consumers use keepConsuming (consume.ts).
+// with a stack), and a close that waits for confirms. Consumers use keepConsuming (consume.ts),
+// publishers keepPublishing (publish.ts).
 import { EventEmitter, once } from 'node:events';
 import amqp, { type Channel, type ConfirmChannel, type Options } from 'amqplib';
 import { checkUrl, settings, splitUrls } from './config.ts';
@@ -22,6 +23,8 @@ export interface ConnectOptions {
    * of the list when that one stays down. Consumers want this.
    */
   recover?: boolean;
+  /** With `recover`: give up after this many seconds without any node answering (default 300). */
+  giveUpSeconds?: number;
   /** Shown in the management UI's Connections tab, so learners can tell programs apart. */
   name?: string;
   log?: Log;
@@ -125,7 +128,7 @@ export function brokerUrls(flag?: string): string[] {
   return urls;
 }
 
-/** The nodes and where they came from, for connect() and reconnect(): a --url flag, else AMQP_URL. */
+/** The nodes and where they came from, for connect(): a --url flag, else AMQP_URL. */
 export function brokerTarget(flag?: string): { urls: string[]; setting: string } {
   return { urls: brokerUrls(flag), setting: flag ? '--url' : 'AMQP_URL' };
 }
@@ -161,6 +164,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Broker> {
       socketOptions,
       log: options.log,
       setting: options.setting,
+      giveUpAfterMs: options.giveUpSeconds === undefined ? undefined : options.giveUpSeconds * 1000,
     });
     const broker = new Broker(connection as unknown as Model, connection.url, true);
     broker.on('disconnect', (err: Error) =>

@@ -97,7 +97,7 @@ export class FailoverConnection extends EventEmitter {
       while (!this.stopped) {
         if (Date.now() - this.lostAt > giveUpAfterMs) {
           const error = new CourseError(
-            `Lost the connection to RabbitMQ and no node of ${setting} answered for ${Math.round(giveUpAfterMs / 1000)} s (last: ${explain(reason, { url: this.url, setting }).message.replace(/\.$/, '')}).`,
+            `Lost the connection to RabbitMQ and no node of ${urls.map(maskUrl).join(', ')} answered within ${Math.round(giveUpAfterMs / 1000)} s (last: ${explain(reason, { url: this.url, setting }).message.replace(/\.$/, '')}).`,
             { code: 'RECONNECT_FAILED', cause: reason },
           );
           this.emit('reconnect-failed', error);
