@@ -9,16 +9,16 @@ import {
   runProgram,
   start,
   uniqueName,
-  useTestBroker,
+  useTestConnection,
 } from '../test/testing.ts';
 import { receive, program as receiveProgram } from './receive.ts';
 import { send, program as sendProgram } from './send.ts';
 
-const broker = useTestBroker();
+const rabbit = useTestConnection();
 
 describe('hello world', () => {
   test('a message sent is received exactly once, unchanged', async () => {
-    const queue = broker.own(uniqueName('hello'));
+    const queue = rabbit.own(uniqueName('hello'));
     const message = `Hello ${uniqueName('world')}`;
     const { log, lines } = captureLog();
     await send(parseOptions(sendProgram, ['--queue', queue, '--message', message]), { log });
@@ -30,12 +30,12 @@ describe('hello world', () => {
     });
     expect(handled).toBe(1);
     expect(lines.filter((line) => line.includes('Received'))).toEqual([` [x] Received '${message}'`]);
-    const { messageCount } = await broker.channel.checkQueue(queue);
+    const { messageCount } = await rabbit.channel.checkQueue(queue);
     expect(messageCount).toBe(0);
   });
 
   test('a receiver started first gets the messages sent after it, then --count ends it cleanly', async () => {
-    const queue = broker.own(uniqueName('hello'));
+    const queue = rabbit.own(uniqueName('hello'));
     const receiver = start('01-hello-world/receive', ['--queue', queue, '--count', '3']);
     await receiver.waitFor(/Waiting for messages/);
     for (const n of [1, 2, 3])
@@ -50,17 +50,17 @@ describe('hello world', () => {
   });
 
   test('messages beyond --count stay in the queue for the next receiver', async () => {
-    const queue = broker.own(uniqueName('hello'));
+    const queue = rabbit.own(uniqueName('hello'));
     for (const n of [1, 2, 3])
       await runProgram('01-hello-world/send', ['--queue', queue, '--message', `m${n}`]);
     const exit = await runProgram('01-hello-world/receive', ['--queue', queue, '--count', '1']);
     expect(exit.code).toBe(0);
-    const { messageCount } = await broker.channel.checkQueue(queue);
+    const { messageCount } = await rabbit.channel.checkQueue(queue);
     expect(messageCount).toBe(2);
   });
 
   test('the hello queue is a durable quorum queue, as the official tutorial declares it, on 3.10 and 4.x', async () => {
-    const queue = broker.own(uniqueName('hello'));
+    const queue = rabbit.own(uniqueName('hello'));
     expect((await runProgram('01-hello-world/send', ['--queue', queue])).code).toBe(0);
     const info = await eventually(
       async () => queueInfo(queue).catch(() => undefined),
@@ -72,7 +72,7 @@ describe('hello world', () => {
   });
 
   test('Ctrl+C closes the receiver cleanly with exit code 130', async () => {
-    const queue = broker.own(uniqueName('hello'));
+    const queue = rabbit.own(uniqueName('hello'));
     const receiver = start('01-hello-world/receive', ['--queue', queue]);
     await receiver.waitFor(/Waiting for messages/);
     receiver.kill('SIGINT');
@@ -120,9 +120,9 @@ describe('mistakes end in one sentence, a non-zero exit, no stack and no passwor
   });
 
   test('a queue redeclared with other arguments (406 PRECONDITION_FAILED)', async () => {
-    const queue = broker.own(uniqueName('hello-transient'));
+    const queue = rabbit.own(uniqueName('hello-transient'));
     // What the official tutorial's receive.js leaves behind: the same name, declared non-durable.
-    await broker.channel.assertQueue(queue, { durable: false });
+    await rabbit.channel.assertQueue(queue, { durable: false });
     const exit = await runProgram('01-hello-world/send', ['--queue', queue]);
     expect(exit.code).toBe(1);
     expect(exit.stderr).toContain(
@@ -133,9 +133,9 @@ describe('mistakes end in one sentence, a non-zero exit, no stack and no passwor
   });
 
   test('a classic hello left by an older run (406 on x-queue-type)', async () => {
-    const queue = broker.own(uniqueName('hello-classic'));
+    const queue = rabbit.own(uniqueName('hello-classic'));
     // What an older version of this course left behind: the same name, a durable classic queue.
-    await broker.channel.assertQueue(queue, { durable: true });
+    await rabbit.channel.assertQueue(queue, { durable: true });
     const exit = await runProgram('01-hello-world/receive', ['--queue', queue, '--count', '1']);
     expect(exit.code).toBe(1);
     expect(exit.stderr).toContain(`The queue '${queue}' already exists with other settings (x-queue-type`);
@@ -164,7 +164,7 @@ describe('the lesson menu', () => {
   });
 
   test('with a program name it runs it with the remaining flags', async () => {
-    const queue = broker.own(uniqueName('hello'));
+    const queue = rabbit.own(uniqueName('hello'));
     const sent = await runProgram('scripts/lesson', [
       '01',
       'send',

@@ -18,11 +18,11 @@ export const program = defineProgram({
 export async function receive(options: Values<typeof program.flags>, { log, signal }: RunContext) {
   const { queue } = options;
   // recover: a receiver is long-lived, so it reconnects if the broker restarts.
-  const broker = await connect({ log, recover: true, name: 'lesson 01 receive' });
+  const connection = await connect({ log, recover: true, name: 'lesson 01 receive' });
   try {
     // keepConsuming runs this setup again after every reconnect, and ends after --count or Ctrl+C.
     const { handled } = await keepConsuming(
-      broker,
+      connection,
       async (channel) => {
         // The same declaration as send.ts: whichever program starts first creates the queue.
         // A quorum queue, as the official tutorial declares it since 2026: see the README.
@@ -39,7 +39,7 @@ export async function receive(options: Values<typeof program.flags>, { log, sign
     );
     return handled;
   } finally {
-    await broker.close();
+    await connection.close();
   }
 }
 

@@ -18,11 +18,11 @@ export async function send(
   options: Values<typeof program.flags>,
   { log }: Pick<RunContext, 'log'>,
 ): Promise<void> {
-  const broker = await connect({ log, name: 'lesson 01 send' });
+  const connection = await connect({ log, name: 'lesson 01 send' });
   try {
     // A confirm channel: the broker tells us when it has the message. The official tutorial
     // closes after a fixed 500 ms instead, and loses the message if the broker is slower.
-    const channel = await broker.confirmChannel();
+    const channel = await connection.confirmChannel();
     // Declaring is idempotent: both programs declare, so whichever starts first creates the queue.
     // A quorum queue, as the official tutorial declares it since 2026: see the README.
     await channel.assertQueue(options.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
@@ -30,7 +30,7 @@ export async function send(
     await channel.waitForConfirms().catch(refused(options.queue, 'the message'));
     log.info(` [x] Sent '${options.message}'`);
   } finally {
-    await broker.close();
+    await connection.close();
   }
 }
 

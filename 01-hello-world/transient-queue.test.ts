@@ -5,9 +5,9 @@
 import { describe, expect, test } from '@jest/globals';
 import { managementAuth } from '../shared/config.ts';
 import { brokerVersion } from '../test/broker-version.ts';
-import { uniqueName, useTestBroker } from '../test/testing.ts';
+import { uniqueName, useTestConnection } from '../test/testing.ts';
 
-const broker = useTestBroker();
+const rabbit = useTestConnection();
 
 async function managementGet(path: string): Promise<{ status: number; body: unknown }> {
   const { base, authorization } = managementAuth();
@@ -17,12 +17,12 @@ async function managementGet(path: string): Promise<{ status: number; body: unkn
 
 describe('RabbitMQ 3.10 and 4.x: a non-exclusive transient queue', () => {
   test('durable: false still works on both; 4.x lists it as the deprecated feature transient_nonexcl_queues in use, 3.10 has no such list', async () => {
-    const version = brokerVersion(broker.connection);
-    const queue = broker.own(uniqueName('hello-transient'));
-    await broker.channel.assertQueue(queue, { durable: false });
-    broker.channel.sendToQueue(queue, Buffer.from('Hello World!'));
-    await broker.channel.waitForConfirms();
-    const message = await broker.channel.get(queue, { noAck: true });
+    const version = brokerVersion(rabbit.connection);
+    const queue = rabbit.own(uniqueName('hello-transient'));
+    await rabbit.channel.assertQueue(queue, { durable: false });
+    rabbit.channel.sendToQueue(queue, Buffer.from('Hello World!'));
+    await rabbit.channel.waitForConfirms();
+    const message = await rabbit.channel.get(queue, { noAck: true });
     expect(message ? message.content.toString() : 'nothing').toBe('Hello World!');
 
     const used = await managementGet('/api/deprecated-features/used');

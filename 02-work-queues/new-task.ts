@@ -32,9 +32,9 @@ export function tasksFrom(options: Values<typeof program.flags>): string[] {
 
 export async function newTask(options: Values<typeof program.flags>, { log }: Pick<RunContext, 'log'>) {
   const tasks = tasksFrom(options);
-  const broker = await connect({ log, name: 'lesson 02 new-task' });
+  const connection = await connect({ log, name: 'lesson 02 new-task' });
   try {
-    const channel = await broker.confirmChannel();
+    const channel = await connection.confirmChannel();
     // durable: the queue itself survives a broker restart (workers declare it the same way).
     const { queue, queueType } = options;
     await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': queueType } });
@@ -49,7 +49,7 @@ export async function newTask(options: Values<typeof program.flags>, { log }: Pi
     log.success(` [✓] RabbitMQ confirmed all ${tasks.length} task${tasks.length === 1 ? '' : 's'}.`);
     return tasks.length;
   } finally {
-    await broker.close();
+    await connection.close();
   }
 }
 

@@ -5,9 +5,9 @@ import { describe, expect, test } from '@jest/globals';
 import amqp, { type Channel, type ConsumeMessage } from 'amqplib';
 import { brokerUrls } from '../shared/connection.ts';
 import { atLeast, brokerVersion } from '../test/broker-version.ts';
-import { uniqueName, useTestBroker } from '../test/testing.ts';
+import { uniqueName, useTestConnection } from '../test/testing.ts';
 
-const broker = useTestBroker();
+const rabbit = useTestConnection();
 const quorum = { durable: true, arguments: { 'x-queue-type': 'quorum' } };
 type Headers = Record<string, unknown> | undefined;
 
@@ -23,7 +23,7 @@ async function firstMessage(channel: Channel, queue: string): Promise<ConsumeMes
  * `basic.reject` or `basic.nack` (requeue: true), until `stopAfter` deliveries.
  */
 async function poisonLoop(queue: string, how: 'reject' | 'nack', stopAfter: number) {
-  const channel = await broker.connection.createChannel();
+  const channel = await rabbit.connection.createChannel();
   const deliveries: Headers[] = [];
   let tag = '';
   const reached = new Promise<void>((resolve) => {
@@ -43,24 +43,24 @@ async function poisonLoop(queue: string, how: 'reject' | 'nack', stopAfter: numb
 }
 
 async function poisonQueue(withDeadLetterQueue: boolean): Promise<{ queue: string; dead: string }> {
-  const queue = broker.own(uniqueName('poison'));
-  const dead = broker.own(`${queue}.dead`);
-  await broker.channel.assertQueue(dead, { durable: true });
+  const queue = rabbit.own(uniqueName('poison'));
+  const dead = rabbit.own(`${queue}.dead`);
+  await rabbit.channel.assertQueue(dead, { durable: true });
   const deadLetter = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': dead };
-  await broker.channel.assertQueue(queue, {
+  await rabbit.channel.assertQueue(queue, {
     durable: true,
     arguments: { 'x-queue-type': 'quorum', ...(withDeadLetterQueue ? deadLetter : {}) },
   });
-  broker.channel.sendToQueue(queue, Buffer.from('a task that always fails'), { persistent: true });
-  await broker.channel.waitForConfirms();
+  rabbit.channel.sendToQueue(queue, Buffer.from('a task that always fails'), { persistent: true });
+  await rabbit.channel.waitForConfirms();
   return { queue, dead };
 }
 
 describe('RabbitMQ 3.10 and 4.x: poison messages in a quorum queue', () => {
   test('a message always rejected and requeued: 4.x dead-letters it after 21 deliveries (delivery limit 20), 3.10 has no limit', async () => {
-    const version = brokerVersion(broker.connection);
+    const version = brokerVersion(rabbit.connection);
     const { queue, dead } = await poisonQueue(true);
-    const deadChannel = await broker.connection.createChannel();
+    const deadChannel = await rabbit.connection.createChannel();
     const deadLettered = firstMessage(deadChannel, dead);
     const loop = await poisonLoop(queue, 'reject', version.major >= 4 ? 21 : 30);
     await loop.reached;
@@ -74,7 +74,7 @@ describe('RabbitMQ 3.10 and 4.x: poison messages in a quorum queue', () => {
     } else {
       // 30 deliveries and counting: nothing stopped it at 21, and nothing reached the dead-letter queue.
       expect(loop.deliveries.at(-1)?.['x-delivery-count']).toBe(29);
-      expect((await broker.channel.checkQueue(dead)).messageCount).toBe(0);
+      expect((await rabbit.channel.checkQueue(dead)).messageCount).toBe(0);
     }
     await loop.stop();
     await loop.channel.close();
@@ -82,16 +82,16 @@ describe('RabbitMQ 3.10 and 4.x: poison messages in a quorum queue', () => {
   });
 
   test('without a dead-letter queue, 4.x drops the poison message after its 21st delivery; 3.10 keeps it', async () => {
-    const version = brokerVersion(broker.connection);
+    const version = brokerVersion(rabbit.connection);
     const { queue } = await poisonQueue(false);
     const loop = await poisonLoop(queue, 'reject', 21);
     await loop.reached;
     await loop.stop();
     // A confirmed marker published after the consumer is gone lands behind every reject in the
     // queue's log, so the count below includes the poison message exactly when it was kept.
-    broker.channel.sendToQueue(queue, Buffer.from('marker'));
-    await broker.channel.waitForConfirms();
-    const { messageCount } = await broker.channel.checkQueue(queue);
+    rabbit.channel.sendToQueue(queue, Buffer.from('marker'));
+    await rabbit.channel.waitForConfirms();
+    const { messageCount } = await rabbit.channel.checkQueue(queue);
     if (version.major >= 4) {
       expect(loop.deliveries).toHaveLength(21);
       expect(messageCount).toBe(1);
@@ -104,9 +104,9 @@ describe('RabbitMQ 3.10 and 4.x: poison messages in a quorum queue', () => {
   });
 
   test('basic.nack is not basic.reject on 4.3: a nacked message does not count towards the delivery limit', async () => {
-    const version = brokerVersion(broker.connection);
+    const version = brokerVersion(rabbit.connection);
     const { queue, dead } = await poisonQueue(true);
-    const deadChannel = await broker.connection.createChannel();
+    const deadChannel = await rabbit.connection.createChannel();
     const deadLettered = firstMessage(deadChannel, dead);
     // 4.0-4.2 counted every return; 4.3 counts only failures (reject, a channel closed with the
     // message unacked), and keeps the number of returns in x-acquired-count instead.
@@ -119,10 +119,10 @@ describe('RabbitMQ 3.10 and 4.x: poison messages in a quorum queue', () => {
     } else if (version.major >= 4) {
       expect(loop.deliveries.at(-1)?.['x-delivery-count']).toBeUndefined();
       expect(loop.deliveries.at(-1)?.['x-acquired-count']).toBe(29);
-      expect((await broker.channel.checkQueue(dead)).messageCount).toBe(0);
+      expect((await rabbit.channel.checkQueue(dead)).messageCount).toBe(0);
     } else {
       expect(loop.deliveries.at(-1)?.['x-delivery-count']).toBe(29);
-      expect((await broker.channel.checkQueue(dead)).messageCount).toBe(0);
+      expect((await rabbit.channel.checkQueue(dead)).messageCount).toBe(0);
     }
     await loop.stop();
     await loop.channel.close();
@@ -132,15 +132,15 @@ describe('RabbitMQ 3.10 and 4.x: poison messages in a quorum queue', () => {
 
 describe('RabbitMQ 3.10 and 4.x: a consumer that holds a delivery too long', () => {
   test('x-consumer-timeout: 4.x cancels the consumer (the callback gets null) and keeps it listed until it is cancelled; 3.10 ignores the argument', async () => {
-    const version = brokerVersion(broker.connection);
-    const queue = broker.own(uniqueName('held'));
-    await broker.channel.assertQueue(queue, {
+    const version = brokerVersion(rabbit.connection);
+    const queue = rabbit.own(uniqueName('held'));
+    await rabbit.channel.assertQueue(queue, {
       durable: true,
       arguments: { 'x-queue-type': 'quorum', 'x-consumer-timeout': 1000 },
     });
-    broker.channel.sendToQueue(queue, Buffer.from('a task that takes too long'));
-    await broker.channel.waitForConfirms();
-    const channel = await broker.connection.createChannel();
+    rabbit.channel.sendToQueue(queue, Buffer.from('a task that takes too long'));
+    await rabbit.channel.waitForConfirms();
+    const channel = await rabbit.connection.createChannel();
     let held: ConsumeMessage | undefined;
     let cancelled = false;
     let gotMessage: () => void = () => {};
@@ -164,9 +164,9 @@ describe('RabbitMQ 3.10 and 4.x: a consumer that holds a delivery too long', () 
       await nullSeen;
       // Still listed as the queue's consumer: the broker cancels it once more when the queue goes,
       // and amqplib then closes the whole connection ("Unknown consumer"). Cancel it yourself.
-      expect((await broker.channel.checkQueue(queue)).consumerCount).toBe(1);
+      expect((await rabbit.channel.checkQueue(queue)).consumerCount).toBe(1);
       await channel.cancel(consumerTag);
-      const after = await broker.channel.checkQueue(queue);
+      const after = await rabbit.channel.checkQueue(queue);
       expect(after).toMatchObject({ consumerCount: 0, messageCount: 1 });
     } else {
       // 3.10 knows only the broker-wide consumer_timeout (30 minutes by default, checked about
@@ -176,15 +176,15 @@ describe('RabbitMQ 3.10 and 4.x: a consumer that holds a delivery too long', () 
       expect(cancelled).toBe(false);
       channel.ack(held!);
       await channel.cancel(consumerTag);
-      expect(await broker.channel.checkQueue(queue)).toMatchObject({ consumerCount: 0, messageCount: 0 });
+      expect(await rabbit.channel.checkQueue(queue)).toMatchObject({ consumerCount: 0, messageCount: 0 });
     }
     await channel.close();
   });
 
   test('x-consumer-timeout on a classic queue: 4.x refuses it (406: use a consumer-timeout policy), 3.10 accepts and ignores it', async () => {
-    const version = brokerVersion(broker.connection);
-    const queue = broker.own(uniqueName('held-classic'));
-    const channel = await broker.connection.createChannel();
+    const version = brokerVersion(rabbit.connection);
+    const queue = rabbit.own(uniqueName('held-classic'));
+    const channel = await rabbit.connection.createChannel();
     channel.on('error', () => {});
     const declared = channel.assertQueue(queue, { durable: true, arguments: { 'x-consumer-timeout': 1000 } });
     if (version.major >= 4) {
@@ -198,11 +198,11 @@ describe('RabbitMQ 3.10 and 4.x: a consumer that holds a delivery too long', () 
 
 describe('RabbitMQ 3.10 and 4.x: global QoS on a quorum queue', () => {
   test('prefetch(3, true): 3.10 closes the connection (540 NOT_IMPLEMENTED); 4.x ignores global and gives each consumer 3', async () => {
-    const version = brokerVersion(broker.connection);
-    const queue = broker.own(uniqueName('global-qos'));
-    await broker.channel.assertQueue(queue, quorum);
-    for (let i = 0; i < 10; i++) broker.channel.sendToQueue(queue, Buffer.from(`task ${i}`));
-    await broker.channel.waitForConfirms();
+    const version = brokerVersion(rabbit.connection);
+    const queue = rabbit.own(uniqueName('global-qos'));
+    await rabbit.channel.assertQueue(queue, quorum);
+    for (let i = 0; i < 10; i++) rabbit.channel.sendToQueue(queue, Buffer.from(`task ${i}`));
+    await rabbit.channel.waitForConfirms();
     // A connection of its own: on 3.10 the broker closes it.
     const connection = await amqp.connect(brokerUrls()[0]!);
     connection.on('error', () => {});

@@ -10,12 +10,12 @@ import {
   runProgram,
   start,
   uniqueName,
-  useTestBroker,
+  useTestConnection,
   waitForTotal,
 } from '../test/testing.ts';
 import { newTask, program as newTaskProgram } from './new-task.ts';
 
-const broker = useTestBroker();
+const rabbit = useTestConnection();
 
 async function sendTasks(queue: string, tasks: string[]): Promise<void> {
   await newTask(parseOptions(newTaskProgram, ['--queue', queue, ...tasks]), { log: captureLog().log });
@@ -35,7 +35,7 @@ async function stop(...workers: Running[]) {
 
 describe('work queues', () => {
   test('round robin: with prefetch 0, two workers take turns whatever the tasks cost', async () => {
-    const queue = broker.own(uniqueName('rr'));
+    const queue = rabbit.own(uniqueName('rr'));
     const flags = ['--prefetch', '0', '--seconds-per-dot', '0.01'];
     const [a, b] = [worker(queue, 'A', ...flags), worker(queue, 'B', ...flags)];
     await Promise.all([a.waitFor(/waiting for tasks/), b.waitFor(/waiting for tasks/)]);
@@ -53,7 +53,7 @@ describe('work queues', () => {
   });
 
   test('fair dispatch: with prefetch 1, the fast worker finishes more tasks than the slow one', async () => {
-    const queue = broker.own(uniqueName('fair'));
+    const queue = rabbit.own(uniqueName('fair'));
     const fast = worker(queue, 'Fast', '--prefetch', '1', '--seconds-per-dot', '0.005');
     const slow = worker(queue, 'Slow', '--prefetch', '1', '--seconds-per-dot', '0.5');
     await Promise.all([fast.waitFor(/waiting for tasks/), slow.waitFor(/waiting for tasks/)]);
@@ -72,7 +72,7 @@ describe('work queues', () => {
   });
 
   test('redelivery: a worker killed mid-task (SIGKILL) loses nothing; another worker gets it, marked redelivered', async () => {
-    const queue = broker.own(uniqueName('redeliver'));
+    const queue = rabbit.own(uniqueName('redeliver'));
     const doomed = worker(queue, 'Doomed', '--seconds-per-dot', '60');
     await doomed.waitFor(/waiting for tasks/);
     await sendTasks(queue, ['Important task.']);
@@ -84,18 +84,18 @@ describe('work queues', () => {
     expect(exit.code).toBe(0);
     expect(rescuer.matching(/received/)).toEqual([" [x] Rescuer received 'Important task.' (redelivered)"]);
     expect(doomed.matching(/done/)).toEqual([]);
-    expect((await broker.channel.checkQueue(queue)).messageCount).toBe(0);
+    expect((await rabbit.channel.checkQueue(queue)).messageCount).toBe(0);
   });
 
   test('auto-ack loses work: the tasks a killed --no-ack worker held are gone; with acks they come back', async () => {
     const consumersGone = (queue: string) =>
       eventually(
-        async () => (await broker.channel.checkQueue(queue)).consumerCount === 0,
+        async () => (await rabbit.channel.checkQueue(queue)).consumerCount === 0,
         `the consumers of ${queue} to go`,
       );
     const tasks = Array.from({ length: 5 }, (_, i) => `Task ${i + 1}.....`);
 
-    const lossy = broker.own(uniqueName('noack'));
+    const lossy = rabbit.own(uniqueName('noack'));
     await sendTasks(lossy, tasks);
     const careless = worker(lossy, 'Careless', '--no-ack', '--seconds-per-dot', '60', '--debug');
     await careless.waitFor(/holds delivery/, 5); // the broker pushed all five and forgot them
@@ -104,22 +104,22 @@ describe('work queues', () => {
     await consumersGone(lossy);
     const held = careless.matching(/holds delivery/).length - careless.matching(/done/).length;
     const lost =
-      tasks.length - careless.matching(/done/).length - (await broker.channel.checkQueue(lossy)).messageCount;
+      tasks.length - careless.matching(/done/).length - (await rabbit.channel.checkQueue(lossy)).messageCount;
     expect(lost).toBeGreaterThan(0);
     expect(lost).toBe(held);
 
-    const safe = broker.own(uniqueName('acked'));
+    const safe = rabbit.own(uniqueName('acked'));
     await sendTasks(safe, tasks);
     const careful = worker(safe, 'Careful', '--prefetch', '5', '--seconds-per-dot', '60', '--debug');
     await careful.waitFor(/holds delivery/, 5);
     careful.kill('SIGKILL');
     await careful.exited;
     await consumersGone(safe);
-    expect((await broker.channel.checkQueue(safe)).messageCount).toBe(tasks.length);
+    expect((await rabbit.channel.checkQueue(safe)).messageCount).toBe(tasks.length);
   });
 
   test('new-task exits only after RabbitMQ confirmed every task, and says so', async () => {
-    const queue = broker.own(uniqueName('confirm'));
+    const queue = rabbit.own(uniqueName('confirm'));
     const exit = await runProgram('02-work-queues/new-task', [
       '--queue',
       queue,
@@ -130,12 +130,12 @@ describe('work queues', () => {
     ]);
     expect(exit.code).toBe(0);
     expect(exit.stderr).toContain('RabbitMQ confirmed all 50 tasks.');
-    const { messageCount } = await broker.channel.checkQueue(queue);
+    const { messageCount } = await rabbit.channel.checkQueue(queue);
     expect(messageCount).toBe(50);
   });
 
   test('--no-ack --count: the worker stops at the count and says exactly how many tasks it received past it and lost', async () => {
-    const queue = broker.own(uniqueName('noack-count'));
+    const queue = rabbit.own(uniqueName('noack-count'));
     await sendTasks(queue, ['Task 1', 'Task 2', 'Task 3', 'Task 4', 'Task 5']);
     const exit = await runProgram('02-work-queues/worker', [
       '--queue',
@@ -151,12 +151,12 @@ describe('work queues', () => {
     const lost = Number(
       / \[!\] (\d+) messages? arrived after --count 2 and (is|are) lost/.exec(exit.stderr)?.[1] ?? 0,
     );
-    const left = (await broker.channel.checkQueue(queue)).messageCount;
+    const left = (await rabbit.channel.checkQueue(queue)).messageCount;
     expect(lost + left).toBe(3); // every task is done, in the queue, or reported lost: none vanishes silently
   });
 
   test('with prefetch above what is left of --count, the worker stops at the count and the rest stay in the queue for the next worker', async () => {
-    const queue = broker.own(uniqueName('prefetch-count'));
+    const queue = rabbit.own(uniqueName('prefetch-count'));
     await sendTasks(
       queue,
       Array.from({ length: 10 }, (_, i) => `Task ${i + 1}`),
@@ -173,7 +173,7 @@ describe('work queues', () => {
     ]);
     expect(exit.code).toBe(0);
     expect(exit.stderr.match(/ done '/g)).toHaveLength(3);
-    expect((await broker.channel.checkQueue(queue)).messageCount).toBe(7);
+    expect((await rabbit.channel.checkQueue(queue)).messageCount).toBe(7);
     // Given back with one nack each while the consumer was being cancelled: the next worker gets all seven.
     const next = await runProgram('02-work-queues/worker', [
       '--queue',
@@ -187,8 +187,8 @@ describe('work queues', () => {
   });
 
   test('an old classic task_queue redeclared as quorum ends in the 406 sentence, and --queue-type classic uses it as it is', async () => {
-    const queue = broker.own(uniqueName('old-classic'));
-    await broker.channel.assertQueue(queue, { durable: true }); // what older programs and tutorials declared
+    const queue = rabbit.own(uniqueName('old-classic'));
+    await rabbit.channel.assertQueue(queue, { durable: true }); // what older programs and tutorials declared
     const quorum = await runProgram('02-work-queues/worker', ['--queue', queue, '--count', '1']);
     expect(quorum.code).toBe(1);
     expect(quorum.stderr).toContain(
@@ -219,11 +219,11 @@ describe('work queues', () => {
   });
 
   test('a poison task that is always requeued: RabbitMQ 4 drops it after 20 redeliveries (dead-lettered when a DLQ is set); 3.10 has no limit unless you set one', async () => {
-    const queue = broker.own(uniqueName('poison'));
-    const dead = broker.own(uniqueName('poison-dlq'));
-    const { major } = brokerVersion(broker.connection);
-    await broker.channel.assertQueue(dead, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-    await broker.channel.assertQueue(queue, {
+    const queue = rabbit.own(uniqueName('poison'));
+    const dead = rabbit.own(uniqueName('poison-dlq'));
+    const { major } = brokerVersion(rabbit.connection);
+    await rabbit.channel.assertQueue(dead, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await rabbit.channel.assertQueue(queue, {
       durable: true,
       arguments: {
         'x-queue-type': 'quorum',
@@ -231,9 +231,9 @@ describe('work queues', () => {
         'x-dead-letter-routing-key': dead,
       },
     });
-    broker.channel.sendToQueue(queue, Buffer.from('poison'), { persistent: true });
-    await broker.channel.waitForConfirms();
-    const channel = await broker.connection.createChannel();
+    rabbit.channel.sendToQueue(queue, Buffer.from('poison'), { persistent: true });
+    await rabbit.channel.waitForConfirms();
+    const channel = await rabbit.connection.createChannel();
     let deliveries = 0;
     for (let i = 0; i < 25; i++) {
       const message = await eventually(
@@ -253,19 +253,19 @@ describe('work queues', () => {
       // dead-lettered (dropped, without a dead-letter queue).
       expect(deliveries).toBe(21);
       const caught = await eventually(
-        async () => (await broker.channel.checkQueue(dead)).messageCount || undefined,
+        async () => (await rabbit.channel.checkQueue(dead)).messageCount || undefined,
         'the dead-letter queue',
       );
       expect(caught).toBe(1);
     } else {
       expect(deliveries).toBe(25); // no default limit on 3.10: it would come back for ever
-      expect((await broker.channel.checkQueue(dead)).messageCount).toBe(0);
+      expect((await rabbit.channel.checkQueue(dead)).messageCount).toBe(0);
     }
   });
 
   test('a task_queue declared non-durable earlier ends in the 406 sentence, not a stack trace', async () => {
-    const queue = broker.own(uniqueName('not-durable'));
-    await broker.channel.assertQueue(queue, { durable: false });
+    const queue = rabbit.own(uniqueName('not-durable'));
+    await rabbit.channel.assertQueue(queue, { durable: false });
     const exit = await runProgram('02-work-queues/worker', ['--queue', queue]);
     expect(exit.code).toBe(1);
     expect(exit.stderr).toContain(

@@ -62,11 +62,11 @@ export async function work(options: Values<typeof program.flags>, { log, signal 
     return channel.consume(queue, onMessage, { noAck });
   };
 
-  const broker = await connect({ log, recover: true, name: `lesson 02 worker ${name}` });
+  const connection = await connect({ log, recover: true, name: `lesson 02 worker ${name}` });
   try {
-    return (await keepConsuming(broker, setup, { count: options.count, signal, log })).handled;
+    return (await keepConsuming(connection, setup, { count: options.count, signal, log })).handled;
   } finally {
-    await broker.close();
+    await connection.close();
   }
 }
 

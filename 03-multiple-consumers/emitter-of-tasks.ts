@@ -33,11 +33,11 @@ export async function emitTasks(options: Values<typeof program.flags>, { log, si
   await offerAdminPanel({ admin: options.admin, log });
 
   const started = performance.now();
-  const broker = await connect({ log, name: 'lesson 03 emitter-of-tasks' });
+  const connection = await connect({ log, name: 'lesson 03 emitter-of-tasks' });
   let sent = 0;
   try {
     // A confirm channel: the broker tells us when it has each task (written to disk: persistent).
-    const channel = await broker.confirmChannel();
+    const channel = await connection.confirmChannel();
     await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
     for await (const task of readTasks(file, options.maxRowBytes)) {
       if (signal.aborted) break;
@@ -49,7 +49,7 @@ export async function emitTasks(options: Values<typeof program.flags>, { log, si
     // Until the broker confirms, a task could still be lost: only now may we exit. A nack: refused.
     await channel.waitForConfirms().catch(refused(queue, 'some of the tasks'));
   } finally {
-    await broker.close();
+    await connection.close();
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   if (sent < rows)

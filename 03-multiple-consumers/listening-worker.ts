@@ -33,11 +33,11 @@ const clock = () => new Date().toISOString().slice(11, 23);
 
 export async function listen(options: Values<typeof program.flags>, { log, signal }: RunContext) {
   const { name, queue } = options;
-  const broker = await connect({ log, recover: true, name: `lesson 03 listening-worker ${name}` });
+  const connection = await connect({ log, recover: true, name: `lesson 03 listening-worker ${name}` });
   try {
     // keepConsuming runs this setup again after every reconnect, and ends after --count or Ctrl+C.
     const { handled } = await keepConsuming(
-      broker,
+      connection,
       async (channel) => {
         await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
         await channel.prefetch(1); // fair dispatch: a busy worker gets no new task until it acks this one
@@ -56,7 +56,7 @@ export async function listen(options: Values<typeof program.flags>, { log, signa
     );
     return handled;
   } finally {
-    await broker.close();
+    await connection.close();
   }
 }
 

@@ -12,14 +12,14 @@ import {
   runProgram,
   start,
   uniqueName,
-  useTestBroker,
+  useTestConnection,
   waitForTotal,
 } from '../test/testing.ts';
 
-const broker = useTestBroker();
+const rabbit = useTestConnection();
 
 async function queueExists(queue: string): Promise<boolean> {
-  const channel = await broker.connection.createChannel();
+  const channel = await rabbit.connection.createChannel();
   channel.on('error', () => {});
   try {
     await channel.checkQueue(queue);
@@ -41,7 +41,7 @@ const rowsDone = (worker: Running) =>
 
 describe('three listening workers and one emitter', () => {
   test('every row of data/tasks.csv is processed exactly once, by all three, and the worker with the long task does fewer', async () => {
-    const queue = broker.own(uniqueName('task_queue3'));
+    const queue = rabbit.own(uniqueName('task_queue3'));
     const workers = ['A', 'B', 'C'].map((name) =>
       start('03-multiple-consumers/listening-worker', [
         '--queue',
@@ -94,7 +94,7 @@ describe('bad task files are refused before anything is sent', () => {
       /line 2 is not valid CSV \(this row has a different number of fields/,
     ],
   ])('%s', async (_, file, pattern) => {
-    const queue = broker.own(uniqueName('bad-csv'));
+    const queue = rabbit.own(uniqueName('bad-csv'));
     const exit = await runProgram('03-multiple-consumers/emitter-of-tasks', [
       '--queue',
       queue,
@@ -108,7 +108,7 @@ describe('bad task files are refused before anything is sent', () => {
   });
 
   test('a row too large for a message', async () => {
-    const queue = broker.own(uniqueName('big-row'));
+    const queue = rabbit.own(uniqueName('big-row'));
     const file = csv('big', `Feed the cat,.\nWrite ${'a very long story '.repeat(10)},..\n`);
     const exit = await runProgram('03-multiple-consumers/emitter-of-tasks', [
       '--queue',
@@ -127,7 +127,7 @@ describe('bad task files are refused before anything is sent', () => {
 
 describe('the admin-panel prompt', () => {
   test('--admin on a machine with no desktop says so and gives the URL, then sends', async () => {
-    const queue = broker.own(uniqueName('admin'));
+    const queue = rabbit.own(uniqueName('admin'));
     const exit = await runProgram(
       '03-multiple-consumers/emitter-of-tasks',
       ['--queue', queue, '--file', 'data/tasks-short.csv', '--admin'],
@@ -143,7 +143,7 @@ describe('the admin-panel prompt', () => {
   });
 
   test('on a terminal --no-admin never asks', async () => {
-    const queue = broker.own(uniqueName('no-admin'));
+    const queue = rabbit.own(uniqueName('no-admin'));
     const command = `${process.execPath} --import tsx 03-multiple-consumers/emitter-of-tasks.ts --queue ${queue} --file data/tasks-short.csv --no-admin`;
     const child = spawn('script', ['-qfec', command, '/dev/null'], {
       cwd: repoRoot,
@@ -157,7 +157,7 @@ describe('the admin-panel prompt', () => {
   });
 
   test('Ctrl+C at the prompt exits 130 and sends nothing', async () => {
-    const queue = broker.own(uniqueName('prompt-ctrl-c'));
+    const queue = rabbit.own(uniqueName('prompt-ctrl-c'));
     // A real terminal (a pty from `script`), so the prompt appears; then the learner presses Ctrl+C.
     const command = `${process.execPath} --import tsx 03-multiple-consumers/emitter-of-tasks.ts --queue ${queue} --file data/tasks-short.csv`;
     const child = spawn('script', ['-qfec', command, '/dev/null'], {

@@ -1,6 +1,6 @@
 // What the producer and consumer tell the monitor: the event format, the exchange it travels on,
 // the sender's side (reporter) and the monitor's side (parseEvent).
-import type { Broker, Channel } from '../shared/connection.ts';
+import type { Channel, Connection } from '../shared/connection.ts';
 
 /** What the producer and consumer tell the monitor, once a status period. */
 export type PaceEvent =
@@ -31,16 +31,16 @@ export async function declareEvents(channel: Channel, exchange: string): Promise
  * closes that channel (404), and the data channel must not go down with it. Fire and forget:
  * figures for humans, not worth a confirm; a report that fails is dropped and the next one retries.
  */
-export function reporter(broker: Broker, exchange: string): (event: PaceEvent) => void {
+export function reporter(connection: Connection, exchange: string): (event: PaceEvent) => void {
   let channel: Channel | undefined;
   let opening: Promise<void> | undefined;
   return (event) => {
-    if (channel && broker.isOpen(channel)) {
+    if (channel && connection.isOpen(channel)) {
       channel.publish(exchange, event.source, Buffer.from(JSON.stringify(event)));
       return;
     }
-    if (opening || broker.closed) return;
-    opening = broker
+    if (opening || connection.closed) return;
+    opening = connection
       .channel()
       .then(async (fresh) => {
         await declareEvents(fresh, exchange);

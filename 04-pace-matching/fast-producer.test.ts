@@ -3,16 +3,16 @@ import { describe, expect, test } from '@jest/globals';
 import type { Message } from 'amqplib';
 import { brokerUrl } from '../shared/connection.ts';
 import { parseOptions } from '../shared/flags.ts';
-import { captureLog, drainQueue, eventually, uniqueName, useTestBroker } from '../test/testing.ts';
+import { captureLog, drainQueue, eventually, uniqueName, useTestConnection } from '../test/testing.ts';
 import { pace } from './config.ts';
 import { produce, program } from './fast-producer.ts';
 
-const broker = useTestBroker();
+const rabbit = useTestConnection();
 
 function scene(name: string, limit: number) {
-  const queue = broker.own(uniqueName(name));
-  broker.own(pace.deadLetterQueue(queue));
-  const events = broker.ownExchange(uniqueName(`${name}.events`));
+  const queue = rabbit.own(uniqueName(name));
+  rabbit.own(pace.deadLetterQueue(queue));
+  const events = rabbit.ownExchange(uniqueName(`${name}.events`));
   return ['--queue', queue, '--queue-limit', String(limit), '--events-exchange', events];
 }
 
@@ -51,10 +51,10 @@ describe('fast-producer', () => {
     );
     await eventually(async () => lines.some((line) => /publishing to/i.test(line)), 'the queue declared');
     await eventually(
-      async () => ((await broker.channel.checkQueue(queue)).messageCount >= 200 ? true : undefined),
+      async () => ((await rabbit.channel.checkQueue(queue)).messageCount >= 200 ? true : undefined),
       '200 messages in the queue',
     );
-    const { messageCount: deleted } = await broker.channel.deleteQueue(queue);
+    const { messageCount: deleted } = await rabbit.channel.deleteQueue(queue);
     const summary = await running;
     const held = (await drainQueue(brokerUrl(), queue, { remove: false })).messages
       .map(seqOf)
@@ -103,7 +103,7 @@ describe('fast-producer', () => {
         taken.push({ message, at: Date.now() });
       await eventually(
         async () =>
-          taken.length >= 20 || (await broker.channel.checkQueue(queue)).messageCount > 0 ? true : undefined,
+          taken.length >= 20 || (await rabbit.channel.checkQueue(queue)).messageCount > 0 ? true : undefined,
         'more messages',
       );
     }

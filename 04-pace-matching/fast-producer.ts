@@ -1,6 +1,6 @@
 // Fast producer: publishes at a steady rate in confirmed batches, and slows down when RabbitMQ pushes back.
 import { once } from 'node:events';
-import { type Broker, type ConfirmChannel, connect } from '../shared/connection.ts';
+import { type ConfirmChannel, type Connection, connect } from '../shared/connection.ts';
 import { CourseError, explain } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
 import { afterAbort } from '../shared/grace.ts';
@@ -97,7 +97,7 @@ const STOP_GRACE_SECONDS = 5;
 
 /** One connection's confirm channel and what the broker told us on it. */
 interface Link {
-  broker: Broker;
+  connection: Connection;
   channel: ConfirmChannel;
   /** Resolves when the channel closes: every wait races it, since a dead channel never drains. */
   lost: Promise<void>;
@@ -112,8 +112,8 @@ export async function produce(options: Options, { log, signal }: RunContext): Pr
   const name = `lesson 04 fast-producer (pid ${process.pid})`;
   const producer = new Producer(options, log, signal);
   // recover: amqplib reconnects to this node, then the next node of AMQP_URL, for --reconnect-seconds.
-  const broker = await connect({ log, name, recover: true, giveUpSeconds: options.reconnectSeconds });
-  const report = reporter(broker, options.eventsExchange);
+  const connection = await connect({ log, name, recover: true, giveUpSeconds: options.reconnectSeconds });
+  const report = reporter(connection, options.eventsExchange);
   const stopStatus = everyPeriod(log, options.statusSeconds, (elapsed) => {
     const { line, event } = producer.endPeriod(elapsed);
     report(event);
@@ -122,7 +122,7 @@ export async function produce(options: Options, { log, signal }: RunContext): Pr
   let failure: CourseError | undefined;
   try {
     // Each round: a confirm channel, the queue declared, publishing until done or the channel is lost.
-    await keepPublishing(broker, (channel) => producer.publishOn(broker, channel), {
+    await keepPublishing(connection, (channel) => producer.publishOn(connection, channel), {
       signal,
       reconnected: (url, seconds) => {
         log.info(` [*] Reconnected to ${maskUrl(url)} after ${seconds.toFixed(2)} s.`);
@@ -136,7 +136,7 @@ export async function produce(options: Options, { log, signal }: RunContext): Pr
   } finally {
     stopStatus();
     // A blocked broker may answer neither the confirms nor the close: dropped after a few seconds.
-    await broker.close(STOP_GRACE_SECONDS);
+    await connection.close(STOP_GRACE_SECONDS);
   }
   return summarize(producer, log, failure);
 }
@@ -203,10 +203,10 @@ class Producer {
   }
 
   /** Publishes on one channel until the work is done, Ctrl+C ('done'), or the channel is lost ('again'). */
-  async publishOn(broker: Broker, channel: ConfirmChannel): Promise<'done' | 'again'> {
-    const link = await this.open(broker, channel);
+  async publishOn(connection: Connection, channel: ConfirmChannel): Promise<'done' | 'again'> {
+    const link = await this.open(connection, channel);
     const batches = new Set<Promise<void>>();
-    const ended = () => this.signal.aborted || !broker.isOpen(link.channel);
+    const ended = () => this.signal.aborted || !connection.isOpen(link.channel);
     while (!this.done) {
       if (link.blocked) await Promise.race([link.blocked, once(this.signal, 'abort')]).catch(() => {});
       link.blocked = undefined;
@@ -238,9 +238,9 @@ class Producer {
   }
 
   /** The queue declared on a fresh confirm channel, listening for returns and for the broker's block. */
-  private async open(broker: Broker, channel: ConfirmChannel): Promise<Link> {
+  private async open(connection: Connection, channel: ConfirmChannel): Promise<Link> {
     const link: Link = {
-      broker,
+      connection,
       channel,
       lost: new Promise((resolve) => channel.once('close', () => resolve())),
       returned: new Set(),
@@ -264,12 +264,14 @@ class Producer {
       this.tally.pushedBack('blocked');
       this.log.warn(` [!] RabbitMQ blocked publishing (${reason}): pausing.`);
       link.blocked = Promise.race([
-        once(broker, 'unblocked').then(() => this.log.info(' [*] RabbitMQ unblocked publishing: resuming.')),
+        once(connection, 'unblocked').then(() =>
+          this.log.info(' [*] RabbitMQ unblocked publishing: resuming.'),
+        ),
         link.lost,
       ]);
     };
-    broker.on('blocked', onBlocked);
-    void link.lost.then(() => broker.off('blocked', onBlocked)); // the next channel listens for itself
+    connection.on('blocked', onBlocked);
+    void link.lost.then(() => connection.off('blocked', onBlocked)); // the next channel listens for itself
     return link;
   }
 
@@ -318,7 +320,7 @@ class Producer {
    * confirm when the channel closes, and those are not nacks (the queue is not full; we never heard).
    */
   private settle(link: Link, batch: Outgoing[], outcomes: boolean[]): void {
-    const channelLost = !link.broker.isOpen(link.channel);
+    const channelLost = !link.connection.isOpen(link.channel);
     let ok = 0;
     let nacked = 0;
     outcomes.forEach((confirmed, i) => {

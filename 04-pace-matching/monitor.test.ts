@@ -13,21 +13,21 @@ import {
   runProgram,
   start,
   uniqueName,
-  useTestBroker,
+  useTestConnection,
 } from '../test/testing.ts';
 import { pace } from './config.ts';
 import { produce, program as producerProgram } from './fast-producer.ts';
 
-const broker = useTestBroker();
+const rabbit = useTestConnection();
 const servers: Server[] = [];
 afterEach(async () => {
   for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
 });
 
 function scene(name: string, limit = 10_000) {
-  const queue = broker.own(uniqueName(name));
-  broker.own(pace.deadLetterQueue(queue));
-  const events = broker.ownExchange(uniqueName(`${name}.events`));
+  const queue = rabbit.own(uniqueName(name));
+  rabbit.own(pace.deadLetterQueue(queue));
+  const events = rabbit.ownExchange(uniqueName(`${name}.events`));
   return ['--queue', queue, '--queue-limit', String(limit), '--events-exchange', events];
 }
 
@@ -153,12 +153,12 @@ describe('monitor', () => {
     const events = where[5]!;
     const monitor = start('04-pace-matching/monitor', monitorArgs(where));
     const url = metricsUrl(await monitor.waitFor(/Prometheus metrics at/));
-    const send = (body: string) => broker.channel.publish(events, 'consumer', Buffer.from(body));
+    const send = (body: string) => rabbit.channel.publish(events, 'consumer', Buffer.from(body));
     send('not json at all');
     send(JSON.stringify({ source: 'consumer', latencies: [null, 'x'], ages: [null, -1], processed: 2 }));
     send(JSON.stringify({ source: 'producer', targetRate: null, backpressure: { nack: 'many' } }));
     send(JSON.stringify({ source: 'consumer', latencies: [0.01], ages: [1.5], processed: 1 }));
-    await broker.channel.waitForConfirms();
+    await rabbit.channel.waitForConfirms();
     const counted = async () => series(await (await fetch(url)).text(), 'pace_message_age_seconds_count');
     while ((await counted()) < 1) await monitor.waitFor(/depth=/, monitor.matching(/depth=/).length + 1);
     expect(await counted()).toBe(1);

@@ -60,7 +60,7 @@ export async function monitor(options: Options, { log, signal }: RunContext): Pr
   const metrics = paceMetrics();
   const { server, port } = await serveMetrics(metrics.registry, options.port, options.host, log);
   const metricsUrl = `http://${options.host}:${port}/metrics`;
-  const broker = await connect({ log, recover: true, name: `lesson 04 monitor (pid ${process.pid})` });
+  const connection = await connect({ log, recover: true, name: `lesson 04 monitor (pid ${process.pid})` });
   const latest: Latest = { targetRate: 0, nacks: 0, drains: 0, blocked: 0, age: 0 };
   let announced = false;
   let declared: () => void = () => {};
@@ -71,7 +71,7 @@ export async function monitor(options: Options, { log, signal }: RunContext): Pr
     // What producer and consumer report, on a queue of our own; this setup runs again after every
     // reconnect, so the monitor keeps hearing them on a new channel (or a new node).
     const events = keepConsuming(
-      broker,
+      connection,
       async (channel) => {
         await declarePaceQueue(channel, options);
         await declareEvents(channel, options.eventsExchange);
@@ -103,7 +103,7 @@ export async function monitor(options: Options, { log, signal }: RunContext): Pr
     await Promise.race([ready, ended]); // sample once the queue is declared, not before
 
     const sampler = new ManagementSampler(api, options.queue, log);
-    const depth = new DepthReader(broker, options.queue, log);
+    const depth = new DepthReader(connection, options.queue, log);
     const history: number[] = [];
     const live = !options.plain && Boolean(process.stderr.isTTY);
     while (!signal.aborted && !eventsEnded) {
@@ -137,7 +137,7 @@ export async function monitor(options: Options, { log, signal }: RunContext): Pr
     await ended;
   } finally {
     server.close();
-    await broker.close();
+    await connection.close();
   }
 }
 
@@ -167,15 +167,15 @@ class DepthReader {
   problem: string | undefined;
 
   constructor(
-    private readonly broker: Awaited<ReturnType<typeof connect>>,
+    private readonly connection: Awaited<ReturnType<typeof connect>>,
     private readonly queue: string,
     private readonly log: { warn(m: string): void; info(m: string): void },
   ) {}
 
   async read(): Promise<number | undefined> {
     try {
-      if (!this.channel || !this.broker.isOpen(this.channel)) {
-        this.opening ??= this.broker.channel().finally(() => {
+      if (!this.channel || !this.connection.isOpen(this.channel)) {
+        this.opening ??= this.connection.channel().finally(() => {
           this.opening = undefined;
         });
         const opening = this.opening;

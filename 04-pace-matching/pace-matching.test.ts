@@ -10,19 +10,19 @@ import {
   runProgram,
   start,
   uniqueName,
-  useTestBroker,
+  useTestConnection,
 } from '../test/testing.ts';
 import { pace } from './config.ts';
 import { produce, program as producerProgram } from './fast-producer.ts';
 import { program as consumerProgram, consumeSlowly } from './slow-consumer.ts';
 
-const broker = useTestBroker();
+const rabbit = useTestConnection();
 
 /** A queue, its dead-letter queue and an events exchange that only this test uses. */
 function scene(name: string, limit: number) {
-  const queue = broker.own(uniqueName(name));
-  broker.own(pace.deadLetterQueue(queue));
-  const events = broker.ownExchange(uniqueName(`${name}.events`));
+  const queue = rabbit.own(uniqueName(name));
+  rabbit.own(pace.deadLetterQueue(queue));
+  const events = rabbit.ownExchange(uniqueName(`${name}.events`));
   return ['--queue', queue, '--queue-limit', String(limit), '--events-exchange', events];
 }
 
@@ -223,7 +223,7 @@ describe('pace matching', () => {
 
     const letters: GetMessage[] = [];
     for (;;) {
-      const message = await broker.channel.get(pace.deadLetterQueue(queue), { noAck: true });
+      const message = await rabbit.channel.get(pace.deadLetterQueue(queue), { noAck: true });
       if (!message) break;
       letters.push(message);
     }
@@ -236,9 +236,9 @@ describe('pace matching', () => {
     const where = scene('pace-foreign', 1000);
     const queue = where[1]!;
     const events = where[5]!;
-    await broker.channel.assertExchange(events, 'topic', { durable: false });
-    const { queue: inbox } = await broker.channel.assertQueue('', { exclusive: true });
-    await broker.channel.bindQueue(inbox, events, 'consumer');
+    await rabbit.channel.assertExchange(events, 'topic', { durable: false });
+    const { queue: inbox } = await rabbit.channel.assertQueue('', { exclusive: true });
+    await rabbit.channel.bindQueue(inbox, events, 'consumer');
     const { log, lines } = captureLog();
     const consumer = run((signal) =>
       consumeSlowly(parseOptions(consumerProgram, [...where, '--rate', '0', '--status-seconds', '0.1']), {
@@ -247,8 +247,8 @@ describe('pace matching', () => {
       }),
     );
     await eventually(async () => lines.some((line) => /consuming/i.test(line)), 'the consumer ready');
-    broker.channel.sendToQueue(queue, Buffer.from('from elsewhere'));
-    await broker.channel.waitForConfirms();
+    rabbit.channel.sendToQueue(queue, Buffer.from('from elsewhere'));
+    await rabbit.channel.waitForConfirms();
     // The status line of the period that processed it: its rate is 1 over the period's measured
     // length (10/s when the timer is on time, less on a busy machine), and its mean age is this message's.
     await eventually(
@@ -260,7 +260,7 @@ describe('pace matching', () => {
     expect(totals.processed).toBe(1);
     const reported: string[] = [];
     for (;;) {
-      const message = await broker.channel.get(inbox, { noAck: true });
+      const message = await rabbit.channel.get(inbox, { noAck: true });
       if (!message) break;
       reported.push(message.content.toString());
     }
@@ -286,7 +286,7 @@ describe('pace matching', () => {
       await eventually(async () => lines.filter((line) => /nacks [1-9]/.test(line)).length >= 2, 'nacks');
       producer.stop();
       const summary = await producer.done;
-      const { messageCount } = await broker.channel.checkQueue(where[1]!);
+      const { messageCount } = await rabbit.channel.checkQueue(where[1]!);
       depths[type] = { depth: messageCount, confirmed: summary.confirmed, nacks: summary.nacks };
     }
     console.log(`x-max-length 10, bursts of 50: ${JSON.stringify(depths)}`);

@@ -63,16 +63,20 @@ export interface ConsumerSummary {
 }
 
 export async function consumeSlowly(options: Options, { log, signal }: RunContext): Promise<ConsumerSummary> {
-  const broker = await connect({ log, recover: true, name: `lesson 04 slow-consumer (pid ${process.pid})` });
+  const connection = await connect({
+    log,
+    recover: true,
+    name: `lesson 04 slow-consumer (pid ${process.pid})`,
+  });
   const pacer = new Pacer(options.rate);
   // Each delivery in hand (up to the prefetch) waits its turn on the pacer, listening for Ctrl+C.
   setMaxListeners(options.prefetch + 10, signal);
   const totals = { processed: 0, retried: 0, dead: 0 };
   const period = new ConsumerPeriod();
-  const report = reporter(broker, options.eventsExchange);
+  const report = reporter(connection, options.eventsExchange);
   let side: ConfirmChannel | undefined; // for retries; rebuilt after a reconnect
   const sideChannel = async () => {
-    if (!side || !broker.isOpen(side)) side = await broker.confirmChannel();
+    if (!side || !connection.isOpen(side)) side = await connection.confirmChannel();
     return side;
   };
 
@@ -118,7 +122,7 @@ export async function consumeSlowly(options: Options, { log, signal }: RunContex
   try {
     // The setup runs again on a fresh channel after every reconnect (keepConsuming sees to that).
     await keepConsuming(
-      broker,
+      connection,
       async (channel) => {
         await declarePaceQueue(channel, options);
         await channel.prefetch(options.prefetch); // at most this many unacked messages pushed to us
@@ -146,7 +150,7 @@ export async function consumeSlowly(options: Options, { log, signal }: RunContex
     );
   } finally {
     stopStatus();
-    await broker.close();
+    await connection.close();
   }
   log.success(` [✓] ${totals.processed} processed, ${totals.retried} retries, ${totals.dead} dead-lettered.`);
   return totals;

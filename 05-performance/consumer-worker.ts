@@ -121,30 +121,30 @@ export default async function consumeWorker(
 
   // recover: amqplib reconnects to this node, then the next of the list. A broker restart takes
   // seconds; a minute without any node answering ends the run.
-  const broker = await connect({
+  const connection = await connect({
     urls: options.urls,
     setting: options.setting,
     name,
     recover: true,
     giveUpSeconds: 60,
   });
-  broker.on('disconnect', () =>
+  connection.on('disconnect', () =>
     warn(`${name}: lost the connection after ${result.consumed} messages; reconnecting…`),
   );
-  broker.on('connect', () => {
+  connection.on('connect', () => {
     result.reconnects++;
-    warn(`${name}: reconnected to ${maskUrl(broker.url)}; consuming again.`);
+    warn(`${name}: reconnected to ${maskUrl(connection.url)}; consuming again.`);
   });
   // keepConsuming's own lines: what ends it (a cancel) is a warning; its reconnect line is ours above.
   const log: Log = { info: () => {}, debug: () => {}, success: () => {}, warn, error: warn };
   try {
     // The setup runs again on a fresh channel after every reconnect; Ctrl+C (or the main thread's
     // stop once the total is reached) ends it.
-    const outcome = await keepConsuming(broker, consumeOn, { signal, log });
+    const outcome = await keepConsuming(connection, consumeOn, { signal, log });
     result.cancelled = outcome.reason === 'cancelled';
     finishing(); // the tail of a batch
   } finally {
-    await broker.close();
+    await connection.close();
   }
   output.flush();
   return result;

@@ -10,11 +10,11 @@ import { launchBrowser } from '../scripts/browser.ts';
 import { brokerUrls } from '../shared/connection.ts';
 import { ManagementClient } from '../shared/management.ts';
 import { repoRoot } from '../shared/repo-root.ts';
-import { expectOneSentence, runProgram, uniqueName, useTestBroker } from '../test/testing.ts';
+import { expectOneSentence, runProgram, uniqueName, useTestConnection } from '../test/testing.ts';
 import { processResults } from './process-results.ts';
 import { niceTicks } from './report.ts';
 
-const broker = useTestBroker();
+const rabbit = useTestConnection();
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'lesson05-'));
 const csvRows = (text: string) =>
@@ -47,7 +47,7 @@ function checkCsv(text: string, expected: number) {
 
 describe('producer and consumer', () => {
   test('2 producer workers and 2 consumer workers, 5000 messages: every id once in both CSVs, timestamps in order, ids unique across workers', async () => {
-    const queue = broker.own(uniqueName('perf'));
+    const queue = rabbit.own(uniqueName('perf'));
     const consumer = runProgram('05-performance/consumer', [
       '--queue',
       queue,
@@ -77,7 +77,7 @@ describe('producer and consumer', () => {
     expect([...received].sort()).toEqual([...sent].sort());
     const workers = new Set([...sent].map((id) => /^test-(\d+)-\d+$/.exec(id!)?.[1]));
     expect(workers).toEqual(new Set(['0', '1']));
-    expect((await broker.channel.checkQueue(queue)).messageCount).toBe(0);
+    expect((await rabbit.channel.checkQueue(queue)).messageCount).toBe(0);
   });
 
   test.each([
@@ -85,7 +85,7 @@ describe('producer and consumer', () => {
     ['streamed, 1000 in flight', ['--batch', '0', '--max-in-flight', '1000']],
     ['confirm each (--max-in-flight 1)', ['--max-in-flight', '1']],
   ])('%s: a complete CSV, and the queue holds exactly those messages', async (_, flags) => {
-    const queue = broker.own(uniqueName('perf-mode'));
+    const queue = rabbit.own(uniqueName('perf-mode'));
     const producer = await runProgram('05-performance/producer', [
       '--queue',
       queue,
@@ -111,11 +111,11 @@ describe('producer and consumer', () => {
         .map((r) => r[0])
         .sort(),
     );
-    expect((await broker.channel.checkQueue(queue)).messageCount).toBe(0); // and nothing else
+    expect((await rabbit.channel.checkQueue(queue)).messageCount).toBe(0); // and nothing else
   });
 
   test('a quorum queue works the same way', async () => {
-    const queue = broker.own(uniqueName('perf-quorum'));
+    const queue = rabbit.own(uniqueName('perf-quorum'));
     const producer = await runProgram('05-performance/producer', [
       '--queue',
       queue,
@@ -136,7 +136,7 @@ describe('producer and consumer', () => {
     expect(consumer.code).toBe(0);
     const sent = checkCsv(producer.stdout, 300);
     expect([...checkCsv(consumer.stdout, 300)].sort()).toEqual([...sent].sort());
-    expect((await broker.channel.checkQueue(queue)).messageCount).toBe(0);
+    expect((await rabbit.channel.checkQueue(queue)).messageCount).toBe(0);
     // And it was a quorum queue: a producer that ignored --queue-type would pass everything above.
     expect((await new ManagementClient().queue(queue))?.arguments['x-queue-type']).toBe('quorum');
   });
@@ -145,7 +145,7 @@ describe('producer and consumer', () => {
 describe('the README’s one-machine recipe', () => {
   test('runs as typed through npm (no banner in the CSVs) and process-results reads what it wrote', async () => {
     const dir = scratch();
-    const queue = broker.own(uniqueName('perf-readme'));
+    const queue = rabbit.own(uniqueName('perf-readme'));
     // The README's commands, word for word, in a shell; QUEUE (the --queue flag's variable) keeps
     // the test off a learner's perf_queue.
     const script = [

@@ -144,7 +144,7 @@ export default async function produceWorker(
 
   // recover: amqplib reconnects to this node, then the next of the list. A broker restart takes
   // seconds; a minute without any node answering ends the run.
-  const broker = await connect({
+  const connection = await connect({
     urls: options.urls,
     setting: options.setting,
     name,
@@ -155,7 +155,7 @@ export default async function produceWorker(
     // Each round: a confirm channel, the queue declared, then `again` (what the last channel left
     // unconfirmed: amqplib fails every unanswered message as a channel closes) before new ones.
     await keepPublishing(
-      broker,
+      connection,
       async (channel) => {
         await channel.assertQueue(options.queue, queueArguments(options.queueType));
         await publishOn(channel);
@@ -174,7 +174,7 @@ export default async function produceWorker(
       },
     );
   } finally {
-    await broker.close(STOP_GRACE_SECONDS);
+    await connection.close(STOP_GRACE_SECONDS);
   }
   result.unconfirmed = inFlight + again.length; // sent, never confirmed: in the queue or not
   output.flush();

@@ -169,14 +169,14 @@ async function answers(url: string): Promise<boolean> {
 
 /** Deletes the run's queue on the broker the run used (not necessarily AMQP_URL's). */
 async function deleteQueue(url: string, queue: string) {
-  const broker = await connect({ urls: brokerUrls(url) });
+  const connection = await connect({ urls: brokerUrls(url) });
   try {
-    const channel = await broker.channel();
+    const channel = await connection.channel();
     await channel.deleteQueue(queue);
   } catch {
     // already gone
   } finally {
-    await broker.close();
+    await connection.close();
   }
 }
 

@@ -53,11 +53,11 @@ export async function consumeMessages(
 
   // recover: when our node dies, shared/ reconnects to the next node of AMQP_URL and runs the
   // setup below again on a new channel; the broker redelivers what we had not acked.
-  const broker = await connect({ log, recover: true, name: 'lesson 07 consumer' });
-  broker.on('connect', () => reconnects++);
+  const connection = await connect({ log, recover: true, name: 'lesson 07 consumer' });
+  connection.on('connect', () => reconnects++);
   try {
     const { handled } = await keepConsuming(
-      broker,
+      connection,
       async (channel) => {
         await channel.assertQueue(options.queue, quorumQueue(options.replicas));
         await channel.prefetch(options.prefetch);
@@ -84,7 +84,7 @@ export async function consumeMessages(
     );
     return { handled, ids, duplicates, reconnects, seconds, latencyMs };
   } finally {
-    await broker.close();
+    await connection.close();
   }
 }
 

@@ -51,9 +51,9 @@ export async function drill(options: Values<typeof program.flags>, context: RunC
       log.info(` [*] Starting course${victim}@localhost again…`);
       await startNode(victim);
     }
-    const broker = await connect({ log });
-    await (await broker.channel()).deleteQueue(queue).catch(() => {});
-    await broker.close();
+    const connection = await connect({ log });
+    await (await connection.channel()).deleteQueue(queue).catch(() => {});
+    await connection.close();
   };
 
   try {
@@ -86,9 +86,9 @@ export async function drill(options: Values<typeof program.flags>, context: RunC
     }
 
     // Read it all back while the old leader is still down: two of three members are a majority.
-    const broker = await connect({ log });
-    const depth = (await (await broker.channel()).checkQueue(queue)).messageCount;
-    await broker.close();
+    const connection = await connect({ log });
+    const depth = (await (await connection.channel()).checkQueue(queue)).messageCount;
+    await connection.close();
     const read = await consumeMessages(
       parseOptions(consumerProgram, ['--queue', queue, '--count', String(depth)]),
       context,

@@ -1,7 +1,7 @@
 // Producer: streams numbered messages into a quorum queue with confirms; when its node dies it
 // fails over to the next node of AMQP_URL and republishes what was not confirmed, same id.
 import { once } from 'node:events';
-import { type Broker, type ConfirmChannel, connect } from '../shared/connection.ts';
+import { type ConfirmChannel, type Connection, connect } from '../shared/connection.ts';
 import { clusterUrl } from '../shared/course-cluster.ts';
 import { CourseError } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
@@ -100,7 +100,7 @@ export async function produce(
   let lastConfirm = started;
 
   /** Publishes on one channel until every id is confirmed; rejects when the channel dies. */
-  const publishOn = async (broker: Broker, channel: ConfirmChannel): Promise<void> => {
+  const publishOn = async (connection: Connection, channel: ConfirmChannel): Promise<void> => {
     await channel.assertQueue(options.queue, quorumQueue(options.replicas));
     // What the last channel never had confirmed goes again, with the same id: the consumer may see
     // an id twice (the old leader had it after all), but never zero times.
@@ -112,7 +112,9 @@ export async function produce(
     let lastProgress = nowMs();
     let watchdog: NodeJS.Timeout | undefined;
     const closed = new Promise<never>((_, reject) => {
-      channel.once('close', () => reject(broker.channelErrors.get(channel) ?? new Error('Channel closed')));
+      channel.once('close', () =>
+        reject(connection.channelErrors.get(channel) ?? new Error('Channel closed')),
+      );
       // No positive confirm for a while (nothing, or only nacks): the channel is stuck on a queue
       // leader that is gone (see README). A new channel asks the cluster for the new leader.
       watchdog = setInterval(() => {
@@ -147,14 +149,14 @@ export async function produce(
             confirmed++;
             hooks.onConfirm?.(confirmed, now);
             if (confirmed % Math.ceil(options.count / 10) === 0) log.info(` [x] ${confirmed} confirmed`);
-          } else if (error && broker.isOpen(channel)) nacked.push(id); // the broker could not take it
+          } else if (error && connection.isOpen(channel)) nacked.push(id); // the broker could not take it
           wake();
         },
       );
     };
 
     for (;;) {
-      if (!broker.isOpen(channel)) await closed;
+      if (!connection.isOpen(channel)) await closed;
       if (inFlight >= options.maxInFlight) {
         await changed();
         continue;
@@ -186,13 +188,13 @@ export async function produce(
 
   // recover: when the node dies, shared/ reconnects (to the next node of AMQP_URL), and
   // keepPublishing runs publishOn again on a fresh channel there.
-  const broker = await connect({ log, recover: true, urls: hooks.urls, name: 'lesson 07 producer' });
+  const connection = await connect({ log, recover: true, urls: hooks.urls, name: 'lesson 07 producer' });
   try {
     await keepPublishing(
-      broker,
+      connection,
       async (channel) => {
         try {
-          await publishOn(broker, channel);
+          await publishOn(connection, channel);
           return 'done';
         } catch (error) {
           if (signal.aborted) return 'done'; // Ctrl+C: what is still unconfirmed is reported below
@@ -215,7 +217,7 @@ export async function produce(
     );
   } finally {
     // A broker that cannot take the close either (no majority) is dropped after a few seconds.
-    if (!(await broker.close(options.confirmTimeout + 2)))
+    if (!(await connection.close(options.confirmTimeout + 2)))
       log.warn(' [!] RabbitMQ did not answer the close (the queue has no majority?): connection dropped.');
   }
 

@@ -69,9 +69,9 @@ export async function measure(options: Values<typeof program.flags>, context: Ru
       log.info(
         ` [x] round ${round}, ${replicas} member${replicas > 1 ? 's' : ''}: ${row.msgPerSecond} msg/s, confirm p50 ${row.confirm[0].toFixed(1)} ms, latency p50 ${row.latency[0].toFixed(1)} ms`,
       );
-      const broker = await connect({ log });
-      await (await broker.channel()).deleteQueue(queue);
-      await broker.close();
+      const connection = await connect({ log });
+      await (await connection.channel()).deleteQueue(queue);
+      await connection.close();
     }
   }
   const ms = (values: number[]) => values.map((v) => v.toFixed(1)).join(' / ');

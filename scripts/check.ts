@@ -78,19 +78,19 @@ async function preflight(lesson: Lesson): Promise<Result[]> {
     const queue = process.env.QUEUE || fallback;
     const name = `the queue '${queue}' that the programs use can be declared as they declare it`;
     try {
-      const broker = await connect();
+      const connection = await connect();
       try {
         // A queue that is not there cannot be in the way; declaring it here would leave one behind
         // (with settings a later lesson version may not share). One that is there must match.
-        const probe = await broker.channel();
+        const probe = await connection.channel();
         const exists = await probe.checkQueue(queue).then(
           () => true,
           () => false, // 404: the broker closed the probe's channel
         );
-        if (exists) await (await broker.channel()).assertQueue(queue, options);
+        if (exists) await (await connection.channel()).assertQueue(queue, options);
         results.push({ name, ok: true });
       } finally {
-        await broker.close();
+        await connection.close();
       }
     } catch (error) {
       results.push({ name, ok: false, hint: hint(lesson, (error as Error).message) });

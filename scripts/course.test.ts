@@ -6,15 +6,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { withTimeout } from '../shared/errors.ts';
 import { repoRoot } from '../shared/repo-root.ts';
-import { Running, runProgram, testBroker, uniqueName } from '../test/testing.ts';
+import { Running, runProgram, testConnection, uniqueName } from '../test/testing.ts';
 import { cell, paneSize, pngSize, renderPanes } from './terminal-render.ts';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'course-'));
-let broker: Awaited<ReturnType<typeof testBroker>>;
+let rabbit: Awaited<ReturnType<typeof testConnection>>;
 beforeAll(async () => {
-  broker = await testBroker();
+  rabbit = await testConnection();
 });
-afterAll(() => broker.close());
+afterAll(() => rabbit.close());
 
 describe('the course menu', () => {
   test('without a terminal it lists the seven lessons with progress and exits 0; a check’s result shows in it', async () => {
@@ -95,8 +95,8 @@ describe('npm run check', () => {
   });
 
   test('a broken setup (the lesson’s queue pre-declared with other arguments) fails with the hint that names it', async () => {
-    const queue = broker.own(uniqueName('task_queue'));
-    await broker.channel.assertQueue(queue, { durable: false }); // lesson 02 declares it durable
+    const queue = rabbit.own(uniqueName('task_queue'));
+    await rabbit.channel.assertQueue(queue, { durable: false }); // lesson 02 declares it durable
     const progress = join(scratch(), 'p.json');
     const exit = await runProgram('scripts/check', ['02'], { QUEUE: queue, COURSE_PROGRESS_FILE: progress });
     expect(exit.code).toBe(1);

@@ -35,7 +35,7 @@ export interface ConnectOptions {
 type Model = Pick<amqp.ChannelModel, 'createChannel' | 'createConfirmChannel' | 'close'> &
   EventEmitter & { readonly url?: string };
 
-export class Broker extends EventEmitter {
+export class Connection extends EventEmitter {
   private readonly channels = new Set<Channel>();
   private closing = false;
   /** Why each channel closed, when the broker closed it. */
@@ -149,7 +149,7 @@ export function brokerUrl(flag?: string): string {
  * `recover`, the connection then survives the broker closing it, a broker restart and (with a node
  * list) its node's death: see FailoverConnection. Listen to 'connect' to rebuild channels.
  */
-export async function connect(options: ConnectOptions = {}): Promise<Broker> {
+export async function connect(options: ConnectOptions = {}): Promise<Connection> {
   const urls = options.urls ?? brokerUrls();
   if (!urls.length) throw noBroker();
   const socketOptions: Options.Connect & Record<string, unknown> = {
@@ -159,23 +159,23 @@ export async function connect(options: ConnectOptions = {}): Promise<Broker> {
     clientProperties: { connection_name: options.name ?? process.argv[1]?.split('/').pop() ?? 'course' },
   };
   if (options.recover) {
-    const connection = await FailoverConnection.open({
+    const failover = await FailoverConnection.open({
       urls,
       socketOptions,
       log: options.log,
       setting: options.setting,
       giveUpAfterMs: options.giveUpSeconds === undefined ? undefined : options.giveUpSeconds * 1000,
     });
-    const broker = new Broker(connection as unknown as Model, connection.url, true);
-    broker.on('disconnect', (err: Error) =>
-      options.log?.warn(`Lost the connection to ${maskUrl(broker.url)} (${err.message}); reconnecting…`),
+    const connection = new Connection(failover as unknown as Model, failover.url, true);
+    connection.on('disconnect', (err: Error) =>
+      options.log?.warn(`Lost the connection to ${maskUrl(connection.url)} (${err.message}); reconnecting…`),
     );
-    return broker;
+    return connection;
   }
   let lastError: unknown;
   for (const [i, url] of urls.entries()) {
     try {
-      return new Broker((await amqp.connect(url, socketOptions)) as unknown as Model, url, false);
+      return new Connection((await amqp.connect(url, socketOptions)) as unknown as Model, url, false);
     } catch (error) {
       lastError = explain(error, { url, setting: options.setting });
       const next = urls[i + 1];

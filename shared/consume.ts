@@ -3,7 +3,7 @@
 // declares its queue, sets its prefetch, calls channel.consume and acks, as the tutorials do.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, ConsumeMessage, Options, Replies } from 'amqplib';
-import type { Broker } from './connection.ts';
+import type { Connection } from './connection.ts';
 import { explain } from './errors.ts';
 import type { Log } from './logger.ts';
 import { maskUrl } from './secrets.ts';
@@ -37,9 +37,9 @@ export interface ConsumeOutcome {
 /**
  * How to use it (a worker):
  *
- *   const broker = await connect({ log, recover: true, name: 'lesson 02 worker A' });
+ *   const connection = await connect({ log, recover: true, name: 'lesson 02 worker A' });
  *   try {
- *     await keepConsuming(broker, async (channel) => {
+ *     await keepConsuming(connection, async (channel) => {
  *       await channel.assertQueue(queue, { durable: true });
  *       await channel.prefetch(1);
  *       return channel.consume(queue, async (msg) => {
@@ -49,7 +49,7 @@ export interface ConsumeOutcome {
  *       });
  *     }, { count: options.count, signal, log });
  *   } finally {
- *     await broker.close();
+ *     await connection.close();
  *   }
  *
  * - The setup runs on a fresh channel now and after every reconnect (the same node, or the next
@@ -64,7 +64,7 @@ export interface ConsumeOutcome {
  *   one-sentence CourseError.
  */
 export function keepConsuming(
-  broker: Broker,
+  connection: Connection,
   setup: Setup,
   options: KeepConsumingOptions,
 ): Promise<ConsumeOutcome> {
@@ -101,8 +101,8 @@ export function keepConsuming(
       if (done) return;
       done = true;
       signal.removeEventListener('abort', onAbort);
-      broker.off('connect', onReconnect);
-      broker.off('reconnect-failed', onGiveUp);
+      connection.off('connect', onReconnect);
+      connection.off('reconnect-failed', onGiveUp);
       const live = current;
       if (live && !live.closed) {
         // After cancel-ok the broker sends nothing more: every late delivery is counted by then.
@@ -158,15 +158,15 @@ export function keepConsuming(
     };
 
     const subscribe = async () => {
-      const channel = await broker.channel();
+      const channel = await connection.channel();
       const live: Live = { channel, noAck: false, inHand: new Set(), closed: false };
       current = live;
       channel.on('close', () => {
         live.closed = true;
         live.inHand.clear(); // their slots are free again: the broker redelivers those messages
         if (done) return;
-        if (broker.recovering && !broker.closed && !broker.channelErrors.has(channel)) return; // onReconnect
-        void finish(explain(broker.channelErrors.get(channel) ?? new Error('Channel closed')));
+        if (connection.recovering && !connection.closed && !connection.channelErrors.has(channel)) return; // onReconnect
+        void finish(explain(connection.channelErrors.get(channel) ?? new Error('Channel closed')));
       });
       // The lesson calls channel.consume itself; we see each delivery on its way to the callback.
       const consume = channel.consume.bind(channel);
@@ -178,7 +178,8 @@ export function keepConsuming(
         live.noAck = consumeOptions?.noAck ?? false;
         live.registered = consume(queue, (message) => onDelivery(live, onMessage, message), consumeOptions);
         const reply = await live.registered;
-        if (reconnects > 0) log.info(`Reconnected to ${maskUrl(broker.url)}; consuming from ${queue} again.`);
+        if (reconnects > 0)
+          log.info(`Reconnected to ${maskUrl(connection.url)}; consuming from ${queue} again.`);
         return reply;
       };
       await setup(channel);
@@ -196,8 +197,8 @@ export function keepConsuming(
     if (count === 0) return resolve({ handled: 0, reason: 'count', lost: 0 });
     if (signal.aborted) return resolve({ handled: 0, reason: 'signal', lost: 0 });
     signal.addEventListener('abort', onAbort, { once: true });
-    broker.on('connect', onReconnect);
-    broker.on('reconnect-failed', onGiveUp);
+    connection.on('connect', onReconnect);
+    connection.on('reconnect-failed', onGiveUp);
     subscribe().catch((error) => void finish(explain(error)));
   });
 }

@@ -4,7 +4,7 @@
 // publishes, counts its confirms and keeps what was not confirmed, as the tutorials do; each new
 // round is where it publishes that again, under the same message id.
 import type { ConfirmChannel } from 'amqplib';
-import type { Broker } from './connection.ts';
+import type { Connection } from './connection.ts';
 import { CourseError, explain } from './errors.ts';
 
 /**
@@ -31,10 +31,10 @@ export interface KeepPublishingOptions {
 /**
  * How to use it (a producer):
  *
- *   const broker = await connect({ log, recover: true, name: 'lesson 07 producer' });
+ *   const connection = await connect({ log, recover: true, name: 'lesson 07 producer' });
  *   const unconfirmed = new Map<string, Buffer>();   // id → body, until its confirm
  *   try {
- *     await keepPublishing(broker, async (channel) => {
+ *     await keepPublishing(connection, async (channel) => {
  *       await channel.assertQueue(queue, { durable: true });
  *       for (const [id, body] of unconfirmed) send(channel, id, body); // again, same message id
  *       …channel.sendToQueue(queue, body, { messageId: id, persistent: true }, (err) => …);
@@ -42,17 +42,17 @@ export interface KeepPublishingOptions {
  *       return 'done';
  *     }, { signal });
  *   } finally {
- *     await broker.close();
+ *     await connection.close();
  *   }
  *
- * - `broker` must be a recovering connection (`recover: true`): amqplib reconnects to its node,
+ * - `connection` must be a recovering connection (`recover: true`): amqplib reconnects to its node,
  *   failover.ts moves to the next node of the list, and this runs the round again on each.
  * - A channel closed by the broker for a reason (406 on a redeclare, 404) and no node answering
  *   reject with a one-sentence CourseError; so does any error the round throws on an open channel.
  * - Resolves with the number of reconnects.
  */
 export async function keepPublishing(
-  broker: Broker,
+  connection: Connection,
   round: PublishRound,
   options: KeepPublishingOptions,
 ): Promise<{ reconnects: number }> {
@@ -76,17 +76,17 @@ export async function keepPublishing(
     reconnects++;
     const seconds = lostAt ? (performance.now() - lostAt) / 1000 : 0;
     lostAt = 0;
-    options.reconnected?.(broker.url, seconds);
+    options.reconnected?.(connection.url, seconds);
   };
   const onGiveUp = (error: Error) => gaveUp(explain(error));
-  broker.on('disconnect', onDisconnect);
-  broker.on('connect', onConnect);
-  broker.on('reconnect-failed', onGiveUp);
+  connection.on('disconnect', onDisconnect);
+  connection.on('connect', onConnect);
+  connection.on('reconnect-failed', onGiveUp);
 
   /** A confirm channel once the connection is up (waiting while it recovers); undefined on Ctrl+C. */
   const open = async (): Promise<ConfirmChannel | undefined> => {
     for (;;) {
-      const opening = broker.confirmChannel();
+      const opening = connection.confirmChannel();
       opening.catch(() => {}); // a late one is tracked by the connection and closed with it
       // While the connection recovers, the wait is for the connection: not bounded here.
       const late = options.openWithinSeconds && !lostAt ? timeout(options.openWithinSeconds) : undefined;
@@ -104,19 +104,19 @@ export async function keepPublishing(
       try {
         next = await round(channel);
       } catch (error) {
-        const reason = broker.channelErrors.get(channel);
+        const reason = connection.channelErrors.get(channel);
         if (reason) throw explain(reason);
-        if (error instanceof CourseError || broker.isOpen(channel)) throw explain(error);
+        if (error instanceof CourseError || connection.isOpen(channel)) throw explain(error);
         next = 'again'; // the channel died with its connection
       }
-      const reason = broker.channelErrors.get(channel);
+      const reason = connection.channelErrors.get(channel);
       if (reason) throw explain(reason); // the broker closed the channel for a reason: say it
-      if (next === 'done' || broker.closed) break;
+      if (next === 'done' || connection.closed) break;
     }
   } finally {
-    broker.off('disconnect', onDisconnect);
-    broker.off('connect', onConnect);
-    broker.off('reconnect-failed', onGiveUp);
+    connection.off('disconnect', onDisconnect);
+    connection.off('connect', onConnect);
+    connection.off('reconnect-failed', onGiveUp);
   }
   return { reconnects };
 }

@@ -27,28 +27,28 @@ export async function faultProxy(targetPort: number, targetHost = '127.0.0.1'): 
   let mode: Mode = 'forward';
   let holding = false;
   let sentWhileHolding: () => void = () => {};
-  const pairs = new Set<{ client: Socket; broker?: Socket; quiet: boolean }>();
+  const pairs = new Set<{ client: Socket; upstream?: Socket; quiet: boolean }>();
 
   const server = createServer((client) => {
     client.on('error', () => {});
-    const pair: { client: Socket; broker?: Socket; quiet: boolean } = { client, quiet: mode === 'silent' };
+    const pair: { client: Socket; upstream?: Socket; quiet: boolean } = { client, quiet: mode === 'silent' };
     pairs.add(pair);
     client.on('close', () => {
-      pair.broker?.destroy();
+      pair.upstream?.destroy();
       pairs.delete(pair);
     });
     if (mode === 'refuse') return void client.destroy();
     if (mode === 'silent') return; // accepted, never answered
-    const broker = tcpConnect(targetPort, targetHost);
-    pair.broker = broker;
-    broker.on('error', () => {});
-    broker.on('close', () => client.destroy());
+    const upstream = tcpConnect(targetPort, targetHost);
+    pair.upstream = upstream;
+    upstream.on('error', () => {});
+    upstream.on('close', () => client.destroy());
     client.on('data', (chunk: Buffer) => {
       if (pair.quiet) return;
-      broker.write(chunk);
+      upstream.write(chunk);
       if (holding) sentWhileHolding();
     });
-    broker.on('data', (chunk: Buffer) => {
+    upstream.on('data', (chunk: Buffer) => {
       if (!pair.quiet && !holding) client.write(chunk);
     });
   });
@@ -63,7 +63,7 @@ export async function faultProxy(targetPort: number, targetHost = '127.0.0.1'): 
       holding = false;
       for (const pair of pairs) {
         pair.client.resetAndDestroy();
-        pair.broker?.destroy();
+        pair.upstream?.destroy();
       }
     },
     holdAnswers() {
@@ -85,7 +85,7 @@ export async function faultProxy(targetPort: number, targetHost = '127.0.0.1'): 
     async close() {
       for (const pair of pairs) {
         pair.client.destroy();
-        pair.broker?.destroy();
+        pair.upstream?.destroy();
       }
       await new Promise((resolve) => server.close(resolve));
     },

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { expect, test } from '@jest/globals';
 import { brokerUrl } from '../shared/connection.ts';
-import { drainQueue, Running, testBroker, uniqueName, within } from './testing.ts';
+import { drainQueue, Running, testConnection, uniqueName, within } from './testing.ts';
 
 /** A program that prints `rows` CSV rows, then one line on stderr, then a second. */
 function chatty(rows: number): Running {
@@ -35,7 +35,7 @@ test('a line already printed is found without waiting', async () => {
 });
 
 test('drainQueue takes every message off a queue, counts them by id with the duplicates, and deletes the queue when told', async () => {
-  const scene = await testBroker();
+  const scene = await testConnection();
   try {
     const queue = scene.own(uniqueName('drain'));
     const exchange = scene.ownExchange(uniqueName('drain.events'));

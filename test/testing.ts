@@ -181,7 +181,7 @@ export async function stopAll(): Promise<void> {
 }
 
 /** A plain amqplib connection for setting up scenes and cleaning up; deletes its queues on close. */
-export async function testBroker() {
+export async function testConnection() {
   const connection = await amqp.connect(brokerUrl());
   const channel = await connection.createConfirmChannel();
   channel.on('error', () => {});
@@ -314,22 +314,23 @@ export function expectOneSentence(stderr: string, secret?: string): string[] {
   return problems;
 }
 
-export type TestBroker = Awaited<ReturnType<typeof testBroker>>;
+export type TestConnection = Awaited<ReturnType<typeof testConnection>>;
 
 /**
  * The setup every broker test file shares: a connection for the scene opened before the tests,
  * programs left running killed after each test, and the test's queues deleted at the end.
  */
-export function useTestBroker(): TestBroker {
-  let broker: TestBroker | undefined;
+export function useTestConnection(): TestConnection {
+  let rabbit: TestConnection | undefined;
   beforeAll(async () => {
-    broker = await testBroker();
+    rabbit = await testConnection();
   });
   afterEach(stopAll);
-  afterAll(() => broker?.close());
+  afterAll(() => rabbit?.close());
   const current = () => {
-    if (!broker) throw new Error('useTestBroker: the broker is opened in beforeAll; use it inside a test');
-    return broker;
+    if (!rabbit)
+      throw new Error('useTestConnection: the rabbit is opened in beforeAll; use it inside a test');
+    return rabbit;
   };
   return {
     get connection() {
