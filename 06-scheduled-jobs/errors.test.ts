@@ -5,30 +5,10 @@ import { describe, expect, test } from '@jest/globals';
 import mqtt, { ErrorWithReasonCode } from 'mqtt';
 import pg from 'pg';
 import { settings } from '../shared/config.ts';
-import { CourseError, type Explainer, explain } from '../shared/errors.ts';
+import { explain } from '../shared/errors.ts';
+import { rejection, secretUrl, sentence } from '../test/error-sentences.ts';
 import { mqttBroker } from './mqtt-errors.ts';
 import { connectionLost, postgres } from './postgres-errors.ts';
-
-const secretUrl = (base: string) => base.replace('://', '://learner:p%40ss%2FSECRET@');
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('it did not fail');
-}
-
-/** The sentence for `error`, checked against the contract: one line, no secret, what to do. */
-function sentence(error: unknown, service: Explainer, where: string): CourseError {
-  const explained = explain(error, { service, url: where });
-  expect(explained).toBeInstanceOf(CourseError);
-  expect(explained.message).not.toMatch(/\n/);
-  expect(explained.message).not.toContain('SECRET');
-  expect(explained.message).toMatch(/: .+\.$/); // what happened: what to do.
-  return explained;
-}
 
 describe('PostgreSQL SQLSTATE codes', () => {
   const base = settings().databaseUrl;

@@ -5,15 +5,15 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import amqp from 'amqplib';
+import { sentence as check, rejection, secretUrl } from '../test/error-sentences.ts';
 import { managementAuth, settings } from './config.ts';
 import { brokerUrls } from './connection.ts';
 import { rabbitmq } from './errors/amqp.ts';
 import { managementApi } from './errors/management.ts';
-import { CourseError, type Explainer, explain } from './errors.ts';
+import { type Explainer, explain } from './errors.ts';
 
 const url = brokerUrls()[0]!;
 const unique = (prefix: string) => `${prefix}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
-const secretUrl = (base: string) => base.replace('://', '://learner:p%40ss%2FSECRET@');
 
 let connection: amqp.ChannelModel;
 const queues: string[] = [];
@@ -40,24 +40,8 @@ async function failure(operation: (channel: amqp.Channel) => Promise<unknown>): 
   throw new Error('the operation did not fail');
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('it did not fail');
-}
-
-/** The sentence for `error`, checked against the contract: one line, no secret, what to do. */
-function sentence(error: unknown, service: Explainer = rabbitmq, where = url): CourseError {
-  const explained = explain(error, { service, url: where });
-  expect(explained).toBeInstanceOf(CourseError);
-  expect(explained.message).not.toMatch(/\n/);
-  expect(explained.message).not.toContain('SECRET');
-  expect(explained.message).toMatch(/: .+\.$/); // what happened: what to do.
-  return explained;
-}
+/** The sentence for `error` in RabbitMQ's words by default, checked against the contract. */
+const sentence = (error: unknown, service: Explainer = rabbitmq, where = url) => check(error, service, where);
 
 async function management(method: string, path: string, body?: unknown): Promise<Response> {
   const { base, authorization } = managementAuth();
