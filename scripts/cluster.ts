@@ -41,9 +41,6 @@ export function clusterNode(n: number): RabbitNode {
 
 export const clusterNodes = (): RabbitNode[] => clusterNodeNumbers.map(clusterNode);
 
-// The cluster's node list and failover URL, for the tests and lesson 07's drill that import this
-// script; they are defined in shared/course-cluster.ts with the ports.
-
 const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 
 function requireRabbitMQ(): void {

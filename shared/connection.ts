@@ -20,7 +20,8 @@ export interface ConnectOptions {
   setting?: string;
   /**
    * Reconnect after the connection drops: amqplib's recovery on the same node, then the next node
-   * of the list when that one stays down. Consumers want this.
+   * of the list when that one stays down. Every long-running program wants this, with keepConsuming
+   * or keepPublishing to run its setup again on each new connection.
    */
   recover?: boolean;
   /** With `recover`: give up after this many seconds without any node answering (default 300). */
@@ -147,7 +148,8 @@ export function brokerUrl(flag?: string): string {
 /**
  * Connects to the first node that answers; throws a CourseError sentence if none does. With
  * `recover`, the connection then survives the broker closing it, a broker restart and (with a node
- * list) its node's death: see FailoverConnection. Listen to 'connect' to rebuild channels.
+ * list) its node's death: see FailoverConnection. keepConsuming and keepPublishing rebuild the
+ * lesson's channels on each new connection.
  */
 export async function connect(options: ConnectOptions = {}): Promise<Connection> {
   const urls = options.urls ?? brokerUrls();

@@ -269,3 +269,14 @@ test("a RabbitMQ program reads only RabbitMQ's rows: an error with a SQLSTATE is
   expect(explained.code).toBe('UNEXPECTED');
   expect(explained.message).not.toMatch(/PostgreSQL/);
 });
+
+test('a socket error that reaches runMain in a program of two services names both, not the first alone', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+  const one = explain(refused, {}, [rabbitmq]);
+  expect(one.message).toMatch(/^Could not connect to RabbitMQ \(connection refused\)/);
+  const both = explain(refused, {}, [rabbitmq, managementApi]);
+  expect(both.code).toBe('CONNECTION_REFUSED');
+  expect(both.message).toBe(
+    'Could not connect to RabbitMQ or the RabbitMQ management API (connection refused): start them with `npm run services`, or check AMQP_URL and RABBITMQ_MANAGEMENT_URL.',
+  );
+});

@@ -102,7 +102,8 @@ export interface ErrorContext {
  * Always returns a CourseError whose message is one sentence with no password in it. With a
  * service in the context, that service's rows, then the network's; without one (an error that
  * reached runMain), the first of `explainers` that knows the error (the program's own services,
- * RabbitMQ unless it says otherwise), then the network's in the words of the first.
+ * RabbitMQ unless it says otherwise), then the network's: in that service's words when the program
+ * has one, else naming each of them, since nothing says which one the socket belonged to.
  */
 export function explain(
   error: unknown,
@@ -116,7 +117,7 @@ export function explain(
     const explained = sentence(service, service, error, message, context);
     if (explained) return explained;
   }
-  const service = candidates[0] ?? rabbitmq;
+  const service = candidates.length > 1 ? anyOf(candidates) : (candidates[0] ?? rabbitmq);
   const explained = sentence(network, service, error, message, context);
   if (explained) return explained;
   const during = context.service ? ` with ${service.service}${where(context)}` : '';
@@ -124,6 +125,18 @@ export function explain(
     `Something unexpected went wrong${during} (${message.replace(/\.$/, '')}): run again with --debug for the details.`,
     { code: 'UNEXPECTED', cause: error },
   );
+}
+
+/** Several services in one sentence: "PostgreSQL or the MQTT broker", each one's setting named. */
+function anyOf(services: readonly Explainer[]): Explainer {
+  const settings = services.map((s) => s.setting).join(' and ');
+  return {
+    service: services.map((s) => s.service).join(' or '),
+    setting: services.map((s) => s.setting).join(' or '),
+    hint: `start them with \`npm run services\`, or check ${settings}`,
+    keys: () => [],
+    rows: {},
+  };
 }
 
 const where = (context: ErrorContext) => (context.url ? ` at ${maskUrl(context.url)}` : '');
