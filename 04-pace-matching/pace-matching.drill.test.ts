@@ -15,7 +15,7 @@ import {
   reportAge,
   startOn,
 } from '../test/scenes/04-pace-matching.ts';
-import { stopAll, uniqueName } from '../test/testing.ts';
+import { stopAll, uniqueName, within } from '../test/testing.ts';
 
 const node = usePrivateBroker(3);
 const table: string[] = [];
@@ -182,8 +182,9 @@ describe('slow-consumer drills', () => {
     const since = mark(consumer);
     await node.ctl(['stop_app']);
     await node.ctl(['start_app']);
-    const seconds = await since.secondsUntil(/Reconnected/);
-    const exit = await consumer.exited;
+    // Bounded, so a consumer that never comes back fails here with what it printed, not at jest's 300 s.
+    const seconds = await within(120, consumer, since.secondsUntil(/Reconnected/));
+    const exit = await within(120, consumer, consumer.exited);
     const left = await drainPaced(node.amqpUrl, queue);
     table.push(
       `consumer, broker restart | consumed again ${seconds} s after the stop, stopped at --count | queued ${C}, consumed ${C}, left ${left.ids.length}, duplicates ${left.ids.length}`,
