@@ -3,7 +3,7 @@
 // runs, figure by figure; the checks and environment records), writes grades.csv and grades.html
 // into the folder it graded and prints one line per learner. A bad archive is one row and one
 // line; the others are graded all the same.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CourseError, UsageError } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
@@ -78,6 +78,7 @@ export async function grade(options: Values<typeof program.flags>, { log }: Pick
   for (const file of files) grades.push(await gradeArchive(file, limits));
   markDuplicates(grades);
   for (const grade of grades) process.stdout.write(`${line(grade)}\n`);
+  mkdirSync(out, { recursive: true });
   const [csv, html] = writeGrades(out, grades);
   log.info(` [*] ${join(csv)} and ${html}: one row per archive.`);
   const attention = grades.filter((grade) => grade.findings.some((finding) => finding.fails)).length;

@@ -29,7 +29,7 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 3 :
 /** The name inside the archive, without tar's leading './'; refused when it could leave `into`. */
 export function safeName(raw: string): string {
   const name = raw.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-  if (raw.startsWith('/') || /^[A-Za-z]:[\\/]/.test(raw))
+  if (raw.startsWith('/') || name.startsWith('/') || /^[A-Za-z]:[\\/]/.test(raw))
     throw new RefusedArchive(`entry '${raw}' is an absolute path`);
   if (name.split(/[\\/]/).includes('..')) throw new RefusedArchive(`entry '${raw}' climbs out with '..'`);
   if (name.includes('\0')) throw new RefusedArchive(`entry '${raw}' holds a NUL byte`);
@@ -94,6 +94,7 @@ export async function unpack(file: string, into: string, limits: Limits): Promis
         if (name) await mkdir(join(into, name), { recursive: true });
         continue;
       }
+      if (!name) throw new RefusedArchive(`a file entry '${header.name}' has no name`);
       if (seen.has(name))
         throw new RefusedArchive(`it holds '${name}' twice (the second would replace the first)`);
       seen.add(name);

@@ -1,7 +1,7 @@
 // Verifies lesson 05's results in an unpacked archive: every run folder's summary is recomputed from
 // the run's own CSVs by the lesson's processResults (never a second copy of its statistics) and
 // compared, figure by figure, with the run's summary.csv, results/summary.md and SUBMISSION.md.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -12,14 +12,14 @@ import type { Finding } from './finding.ts';
 import { summaryRows } from './submission.ts';
 
 /** The folders that hold a run: a summary.csv, or producer CSVs, under results/. */
-function runFolders(root: string, files: string[]): string[] {
+function runFolders(files: string[]): string[] {
   const folders = new Set<string>();
   for (const file of files) {
     if (!file.startsWith('results/')) continue;
     const base = file.slice(file.lastIndexOf('/') + 1);
     if (base === 'summary.csv' || /^producer.*\.csv$/.test(base)) folders.add(dirname(file));
   }
-  return [...folders].filter((folder) => existsSync(join(root, folder))).sort();
+  return [...folders].sort();
 }
 
 /** summary.csv as measure → column → text. */
@@ -109,8 +109,8 @@ export async function verifyRuns(
   submissionTable: Map<string, Map<string, string>>,
 ): Promise<Finding[]> {
   const findings: Finding[] = [];
-  const folders = runFolders(root, files);
-  const summaryMd = existsSync(join(root, 'results/summary.md'))
+  const folders = runFolders(files);
+  const summaryMd = files.includes('results/summary.md')
     ? summaryRows(readFileSync(join(root, 'results/summary.md'), 'utf8'))
     : new Map<string, Map<string, string>>();
   if (!folders.length && !submissionTable.size && !summaryMd.size)
@@ -119,15 +119,17 @@ export async function verifyRuns(
     const { results, summary, findings: found } = await recompute(root, folder, files);
     findings.push(...found);
     if (!results || summary === undefined) continue;
-    if (files.includes(`${folder}/summary.csv`))
-      findings.push(
-        ...compare(
-          `${folder}/summary.csv`,
-          summaryCsv(readFileSync(join(root, folder, 'summary.csv'), 'utf8')),
-          summaryCsv(summary),
-        ),
-      );
-    else findings.push({ text: `${folder} has no summary.csv to compare`, fails: false });
+    if (files.includes(`${folder}/summary.csv`)) {
+      try {
+        const claimed = summaryCsv(readFileSync(join(root, folder, 'summary.csv'), 'utf8'));
+        findings.push(...compare(`${folder}/summary.csv`, claimed, summaryCsv(summary)));
+      } catch (error) {
+        findings.push({
+          text: `${folder}/summary.csv cannot be read as a summary (${(error as Error).message})`,
+          fails: true,
+        });
+      }
+    } else findings.push({ text: `${folder} has no summary.csv to compare`, fails: false });
     // A run of run-experiment is results/<configuration>/, one row of its summary table.
     const name = relative('results', folder);
     const recomputedRow = summaryRows(summaryTable([row(name)], { [name]: results }));
