@@ -144,6 +144,15 @@ describe('npm run grade', () => {
       cells[7] = '0.001'; // latency_ms p99
       writeFileSync(file, `${[header, send, cells.join(','), ''].join('\n')}`);
     });
+    tamper('edited-table', (dir) => {
+      const file = join(dir, 'SUBMISSION.md');
+      const edited = readFileSync(file, 'utf8').replace(/^\| reference — .*$/m, (row) => {
+        const cells = row.split('|');
+        cells[7] = ' 999.9 '; // latency p50 ms (cells[0] is the empty text before the first '|')
+        return cells.join('|');
+      });
+      writeFileSync(file, edited);
+    });
     tamper('duplicated-ids', (dir) => {
       const file = join(dir, 'results/reference/producer.csv');
       const text = readFileSync(file, 'utf8');
@@ -184,10 +193,10 @@ describe('npm run grade', () => {
 
     const exit: Exit = await runProgram('scripts/grade', [handIns, '--max-entry-mb', '2']);
     expect(exit.code).toBe(1);
-    expect(exit.stderr).toMatch(/10 of 10 archives need a look \(refused, not verified or a duplicate\)/);
+    expect(exit.stderr).toMatch(/11 of 11 archives need a look \(refused, not verified or a duplicate\)/);
     expect(exit.stderr + exit.stdout).not.toMatch(/\n\s+at /); // no stack
     const graded = rows(handIns);
-    expect(graded.size).toBe(10);
+    expect(graded.size).toBe(11);
     const row = (name: string) => graded.get(name);
     const realName = real.slice(handIns.length + 1);
 
@@ -197,6 +206,11 @@ describe('npm run grade', () => {
         /^results\/reference\/summary\.csv says latency_ms p99 0\.001, its CSVs give \d+\.\d{3}$/,
       ),
     );
+    expect(row('edited-table.tar.gz')?.verified).toBe('no');
+    expect(warnings(row('edited-table.tar.gz'))).toEqual([
+      'the checks were not run again for the hand-in (--skip-checks)',
+      expect.stringMatching(/^SUBMISSION\.md says reference latency p50 ms 999\.9, its CSVs give \d+\.\d$/),
+    ]);
     expect(row('duplicated-ids.tar.gz')?.verified).toBe('no');
     expect(warnings(row('duplicated-ids.tar.gz'))).toContain(
       'results/reference/producer.csv holds 1 duplicated message id',
@@ -229,7 +243,7 @@ describe('npm run grade', () => {
     expect(warnings(row('ada-again.tar.gz'))).toContain(`a duplicate: ${realName} is Ada Lovelace's too`);
     // Nothing from the archives escaped into the folder graded.
     expect(readdirSync(scratch)).not.toContain('evil.sh');
-    expect(exit.stdout.trim().split('\n')).toHaveLength(10);
+    expect(exit.stdout.trim().split('\n')).toHaveLength(11);
   });
 
   test.each([
