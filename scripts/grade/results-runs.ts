@@ -78,8 +78,10 @@ async function recompute(
       const csvs = side === 'producer' ? producer : consumer;
       if (count)
         findings.push({
-          text: `${csvs.length === 1 ? csvs[0] : `${folder}'s ${side} CSVs`} hold${csvs.length === 1 ? 's' : ''} ${count} duplicated message id${count === 1 ? '' : 's'}`,
-          fails: true,
+          text: `${csvs.length === 1 ? csvs[0] : `${folder}'s ${side} CSVs`} hold${csvs.length === 1 ? 's' : ''} ${count} duplicated message id${count === 1 ? '' : 's'}${side === 'consumer' ? ' (redeliveries, if the summary counts them)' : ''}`,
+          // A producer writes one row per confirmed id, never two; a consumer sees a redelivery
+          // after a failover again, which the summary's duplicates figure (compared below) reports.
+          fails: side === 'producer',
         });
     }
     return { results, summary: readFileSync(join(out, 'summary.csv'), 'utf8'), findings };
