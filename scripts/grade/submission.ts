@@ -61,7 +61,7 @@ export function summaryRows(text: string): Map<string, Map<string, string>> {
   const byName = new Map<string, Map<string, string>>();
   if (header?.[0] !== 'configuration') return byName;
   for (const cells of rows) {
-    const name = (cells[0] ?? '').split(' — ')[0]!.trim();
+    const name = (cells[0] ?? '').replace(/\s*—.*$/, '').trim();
     byName.set(name, new Map(header.map((column, i) => [column, cells[i] ?? ''])));
   }
   return byName;
