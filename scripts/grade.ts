@@ -4,7 +4,7 @@
 // into the folder it graded and prints one line per learner. A bad archive is one row and one
 // line; the others are graded all the same.
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { CourseError, UsageError } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
@@ -80,7 +80,7 @@ export async function grade(options: Values<typeof program.flags>, { log }: Pick
   for (const grade of grades) process.stdout.write(`${line(grade)}\n`);
   mkdirSync(out, { recursive: true });
   const [csv, html] = writeGrades(out, grades);
-  log.info(` [*] ${join(csv)} and ${html}: one row per archive.`);
+  log.info(` [*] ${csv} and ${html}: one row per archive.`);
   const attention = grades.filter((grade) => grade.findings.some((finding) => finding.fails)).length;
   if (attention)
     throw new CourseError(

@@ -136,6 +136,6 @@ function damaged(error: unknown): RefusedArchive {
   if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR')
     return new RefusedArchive('two of its entries claim the same path (a file and a folder)');
   return new RefusedArchive(
-    `it is truncated or damaged (${(error as Error).message}): ask the learner to send it again`,
+    `it is truncated or damaged (${(error as Error).message}; ask the learner to send it again)`,
   );
 }
