@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -20,6 +21,8 @@ import { type Exit, runProgram } from '../test/testing.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'grade-'));
 const handIns = join(scratch, 'hand-ins');
+// Where a '../' entry would land if it escaped the private folder grade unpacks into (in tmpdir()).
+const escaped = `grade-test-escaped-${process.pid}.sh`;
 let real = '';
 
 type Entry = Partial<Header> & { name: string };
@@ -163,7 +166,7 @@ describe('npm run grade', () => {
       join(handIns, 'climbs-out.tar.gz'),
       [
         { name: 'SUBMISSION.md', size: md.length },
-        { name: '../evil.sh', size: 4 },
+        { name: `../${escaped}`, size: 4 },
       ],
       (h) => (h.name === 'SUBMISSION.md' ? md : Buffer.from('boom')),
     );
@@ -220,7 +223,7 @@ describe('npm run grade', () => {
       return warnings(row(name))[0];
     };
     expect(refusal('climbs-out.tar.gz')).toBe(
-      "climbs-out.tar.gz was refused: entry '../evil.sh' climbs out with '..'; nothing in it was graded",
+      `climbs-out.tar.gz was refused: entry '../${escaped}' climbs out with '..'; nothing in it was graded`,
     );
     expect(refusal('link.tar.gz')).toBe(
       "link.tar.gz was refused: entry 'results/passwd' is a symbolic link (to '/etc/passwd'); nothing in it was graded",
@@ -241,8 +244,8 @@ describe('npm run grade', () => {
     expect(row(realName)?.verified).toBe('yes');
     expect(warnings(row(realName))).toContain(`a duplicate: ada-again.tar.gz is Ada Lovelace's too`);
     expect(warnings(row('ada-again.tar.gz'))).toContain(`a duplicate: ${realName} is Ada Lovelace's too`);
-    // Nothing from the archives escaped into the folder graded.
-    expect(readdirSync(scratch)).not.toContain('evil.sh');
+    // Nothing from the archives escaped the private folder it was unpacked into.
+    expect(existsSync(join(tmpdir(), escaped))).toBe(false);
     expect(exit.stdout.trim().split('\n')).toHaveLength(11);
   });
 

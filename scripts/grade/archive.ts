@@ -4,7 +4,7 @@
 // private folder to grade.
 import { createReadStream } from 'node:fs';
 import { mkdir, open, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -108,15 +108,13 @@ export async function unpack(file: string, into: string, limits: Limits): Promis
         chunks.push(chunk);
       }
       total += bytes;
-      await mkdir(join(into, name, '..'), { recursive: true });
-      // Written with our own mode: nothing from the archive's header is applied.
-      await writeFile(join(into, name), Buffer.concat(chunks), { mode: 0o600, flag: 'wx' });
+      await place(into, name, Buffer.concat(chunks));
       names.push(name);
     }
   } catch (error) {
     extract.destroy();
     if (error instanceof RefusedArchive) throw error;
-    // A failure while reading is the stream's (below); one while writing is a name that clashes.
+    // The pipeline's own failure (gzip's 'unexpected end of file') says more than the iterator's.
     const streamFailure = await reading.then(
       () => undefined,
       (failure: unknown) => failure,
@@ -131,10 +129,22 @@ export async function unpack(file: string, into: string, limits: Limits): Promis
   return names;
 }
 
+/** Writes one file under `into`, checked again against the resolved path, with our own mode. */
+async function place(into: string, name: string, content: Buffer): Promise<void> {
+  const target = resolve(into, name);
+  // safeName refused every way out already; this is the second lock on the same door.
+  if (!target.startsWith(`${resolve(into)}${sep}`))
+    throw new RefusedArchive(`entry '${name}' would be written outside the archive's folder`);
+  try {
+    await mkdir(dirname(target), { recursive: true });
+    // Nothing from the archive's header (mode, owner, time) is applied.
+    await writeFile(target, content, { mode: 0o600, flag: 'wx' });
+  } catch {
+    throw new RefusedArchive(`entry '${name}' clashes with another entry's path (a file and a folder)`);
+  }
+}
+
 function damaged(error: unknown): RefusedArchive {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR')
-    return new RefusedArchive('two of its entries claim the same path (a file and a folder)');
   return new RefusedArchive(
     `it is truncated or damaged (${(error as Error).message}; ask the learner to send it again)`,
   );
