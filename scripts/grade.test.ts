@@ -156,6 +156,13 @@ describe('npm run grade', () => {
       });
       writeFileSync(file, edited);
     });
+    tamper('edited-records', (dir) => {
+      const file = join(dir, 'SUBMISSION.md');
+      const edited = readFileSync(file, 'utf8')
+        .replace('| 02 | ✗ | 1 | 1 |', '| 02 | ✓ | 2 | 0 |') // a failed lesson made to pass
+        .replace(/^## Environment\n[\s\S]*?(?=^## Checks)/m, ''); // the environment record dropped
+      writeFileSync(file, edited);
+    });
     tamper('duplicated-ids', (dir) => {
       const file = join(dir, 'results/reference/producer.csv');
       const text = readFileSync(file, 'utf8');
@@ -196,10 +203,10 @@ describe('npm run grade', () => {
 
     const exit: Exit = await runProgram('scripts/grade', [handIns, '--max-entry-mb', '2']);
     expect(exit.code).toBe(1);
-    expect(exit.stderr).toMatch(/11 of 11 archives need a look \(refused, not verified or a duplicate\)/);
+    expect(exit.stderr).toMatch(/12 of 12 archives need a look \(refused, not verified or a duplicate\)/);
     expect(exit.stderr + exit.stdout).not.toMatch(/\n\s+at /); // no stack
     const graded = rows(handIns);
-    expect(graded.size).toBe(11);
+    expect(graded.size).toBe(12);
     const row = (name: string) => graded.get(name);
     const realName = real.slice(handIns.length + 1);
 
@@ -213,6 +220,12 @@ describe('npm run grade', () => {
     expect(warnings(row('edited-table.tar.gz'))).toEqual([
       'the checks were not run again for the hand-in (--skip-checks)',
       expect.stringMatching(/^SUBMISSION\.md says reference latency p50 ms 999\.9, its CSVs give \d+\.\d$/),
+    ]);
+    expect(row('edited-records.tar.gz')).toMatchObject({ 'lesson 02': 'passed', verified: 'no' });
+    expect(warnings(row('edited-records.tar.gz'))).toEqual([
+      'SUBMISSION.md has no environment record',
+      'the checks were not run again for the hand-in (--skip-checks)',
+      'the checks record is malformed: lesson 02 says 2 passed and 0 failed, its list shows 1 and 1',
     ]);
     expect(row('duplicated-ids.tar.gz')?.verified).toBe('no');
     expect(warnings(row('duplicated-ids.tar.gz'))).toContain(
@@ -246,7 +259,7 @@ describe('npm run grade', () => {
     expect(warnings(row('ada-again.tar.gz'))).toContain(`a duplicate: ${realName} is Ada Lovelace's too`);
     // Nothing from the archives escaped the private folder it was unpacked into.
     expect(existsSync(join(tmpdir(), escaped))).toBe(false);
-    expect(exit.stdout.trim().split('\n')).toHaveLength(11);
+    expect(exit.stdout.trim().split('\n')).toHaveLength(12);
   });
 
   test.each([
