@@ -70,6 +70,7 @@ export function checkProgress(
           format:
             ' {bar} {place} lesson {lesson}: {lessonTime} of about {lessonEstimate} | {left} | {elapsed} in all',
           stream: process.stderr,
+          barsize: 20, // leaves room for the words on an 80-column terminal
           hideCursor: true,
           clearOnComplete: true,
         },
