@@ -27,12 +27,12 @@ export interface ProgressOptions {
  * lesson never checked here yet.
  */
 export const typicalSeconds: Record<string, number> = {
-  '01': 20,
+  '01': 40,
   '02': 60,
-  '03': 60,
-  '04': 60,
-  '05': 90,
-  '06': 60,
+  '03': 20,
+  '04': 50,
+  '05': 95,
+  '06': 145,
   '07': 240,
 };
 
