@@ -31,10 +31,10 @@ test('each lesson says when it starts and how it ended, its time and what is lef
   lines.push(progress.ended(lesson('07'), 0, 8));
   expect(lines).toEqual([
     '  [1/3] lesson 02 started (about 50 s)',
-    '  [1/3] lesson 02 passed in 49 s; 2 lessons left, about 4 min 20 s',
+    '  [1/3] lesson 02 passed in 49 s; 2 lessons left, about 5 min 50 s',
     '  [2/3] lesson 03 started (about 20 s)',
-    '  [2/3] lesson 03 failed (2 of 9) in 21 s; 1 lesson left, about 4 min',
-    '  [3/3] lesson 07 started (about 4 min)',
+    '  [2/3] lesson 03 failed (2 of 9) in 21 s; 1 lesson left, about 5 min 30 s',
+    '  [3/3] lesson 07 started (about 5 min 30 s)',
     '  [3/3] lesson 07 passed in 4 min 2 s; none left (5 min 12 s in all)',
   ]);
 });

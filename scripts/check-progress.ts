@@ -33,7 +33,7 @@ export const typicalSeconds: Record<string, number> = {
   '04': 50,
   '05': 95,
   '06': 145,
-  '07': 240,
+  '07': 330,
 };
 
 /** 49 s, 4 min 2 s, 1 h 3 min: whole seconds, as a person reads a duration. */
