@@ -67,10 +67,10 @@ export function checkProgress(
   const bar = terminal
     ? new cliProgress.SingleBar(
         {
-          format:
-            ' {bar} {place} lesson {lesson}: {lessonTime} of about {lessonEstimate} | {left} | {elapsed} in all',
+          // Kept short (80 to 95 columns): cli-progress cuts a line wider than the terminal, not wraps it.
+          format: ' {bar} {place} lesson {lesson}: {lessonTime} of about {lessonEstimate} | {left}',
           stream: process.stderr,
-          barsize: 20, // leaves room for the words on an 80-column terminal
+          barsize: 10,
           hideCursor: true,
           clearOnComplete: true,
         },
@@ -92,7 +92,6 @@ export function checkProgress(
         lessonTime: duration(now() - lessonBegan),
         lessonEstimate: duration(estimate(lesson)),
         left: left(done + 1),
-        elapsed: duration(now() - began),
       });
       bar.start(all.length, done, payload());
       // The bar redraws on its own; the clocks in it move only when told.
