@@ -1,7 +1,7 @@
 // npm run check [-- NN …]: checks that what each lesson's README promises holds here, by running the
 // lesson's own tests (not a second copy of them) plus a look at what the learner's programs will
 // meet (their default queues, the services). Prints ✓/✗ with a hint for each ✗; records progress.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Options } from 'amqplib';
@@ -12,8 +12,9 @@ import { connect } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
 import { isEntryPoint } from '../shared/program.ts';
 import { repoRoot } from '../shared/repo-root.ts';
+import { checkProgress } from './check-progress.ts';
 import { lesson as findLesson, type Lesson, lessons } from './lessons.ts';
-import { type LessonCheck, recordProgress } from './progress.ts';
+import { type LessonCheck, readProgress, recordProgress } from './progress.ts';
 
 interface Result {
   name: string;
@@ -120,7 +121,7 @@ interface JestJson {
 }
 
 /** Runs the lesson's own tests (not the broker-restart ones) and returns one result per test. */
-function lessonTests(lesson: Lesson): Result[] {
+async function lessonTests(lesson: Lesson): Promise<Result[]> {
   // Jest's report goes into the repo's git-ignored .course/ folder, never outside the course.
   const folder = join(repoRoot, '.course', 'jest');
   mkdirSync(folder, { recursive: true });
@@ -134,10 +135,15 @@ function lessonTests(lesson: Lesson): Result[] {
     lesson.number === '07'
       ? ['--selectProjects', 'cluster', ...json, '--runInBand']
       : ['--selectProjects', 'lessons', ...json, lesson.folder];
-  spawnSync(process.execPath, [jest, ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
-    stdio: 'ignore',
+  // Not spawnSync: the progress bar's clock must keep ticking while the tests run.
+  await new Promise<void>((resolve) => {
+    spawn(process.execPath, [jest, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
+      stdio: 'ignore',
+    })
+      .on('error', () => resolve()) // no report then: 'the lesson’s tests ran' fails below
+      .on('close', () => resolve());
   });
   let report: JestJson;
   try {
@@ -175,15 +181,26 @@ export async function check(
   say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<Record<string, LessonCheck>> {
   const chosen = numbers.length ? numbers.map((n) => findLesson(n) ?? n) : lessons();
+  // Refused before any lesson runs: a typo should not cost the minutes of the lessons before it.
+  const unknown = chosen.find((lesson) => typeof lesson === 'string');
+  if (unknown !== undefined)
+    throw new CourseError(`There is no lesson ${unknown}: choose from 01 to 07.`, {
+      code: 'USAGE',
+      exitCode: 2,
+    });
+  const known = chosen.filter((lesson): lesson is Lesson => typeof lesson !== 'string');
+  const last = readProgress();
+  const progress = checkProgress(known, say, {
+    lastSeconds: Object.fromEntries(Object.entries(last).map(([n, c]) => [n, c.seconds])),
+  });
   const all: Record<string, LessonCheck> = {};
-  for (const lesson of chosen) {
-    if (typeof lesson === 'string')
-      throw new CourseError(`There is no lesson ${lesson}: choose from 01 to 07.`, {
-        code: 'USAGE',
-        exitCode: 2,
-      });
+  for (const lesson of known) {
     say(chalk.bold(`Lesson ${lesson.number} — ${lesson.title.replace(/^Lesson \d+ — /, '')}`));
-    const results = [...(await preflight(lesson)), ...lessonTests(lesson)];
+    const began = Date.now();
+    progress.started(lesson);
+    const results = [...(await preflight(lesson)), ...(await lessonTests(lesson))];
+    const failed = results.filter((r) => !r.ok).length;
+    const ended = progress.ended(lesson, failed, results.length);
     for (const result of results) {
       say(
         result.ok
@@ -191,12 +208,12 @@ export async function check(
           : `  ${chalk.red('✗')} ${result.name}\n      ${chalk.yellow('hint:')} ${result.hint}`,
       );
     }
-    const failed = results.filter((r) => !r.ok).length;
     const record: LessonCheck = {
       ok: failed === 0,
       passed: results.length - failed,
       failed,
       at: new Date().toISOString(),
+      seconds: Math.round((Date.now() - began) / 1000),
       results,
     };
     recordProgress(lesson.number, record);
@@ -206,6 +223,7 @@ export async function check(
         ? chalk.red(`  ${failed} of ${results.length} failed.`)
         : chalk.green(`  All ${results.length} passed.`),
     );
+    say(ended);
   }
   return all;
 }

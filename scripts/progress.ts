@@ -8,6 +8,8 @@ export interface LessonCheck {
   passed: number;
   failed: number;
   at: string;
+  /** How long the lesson's check took, to estimate the next run's (absent in older records). */
+  seconds?: number;
   results: { name: string; ok: boolean; hint?: string }[];
 }
 
