@@ -2,8 +2,8 @@
 // are CSV already, see read-csv.ts) and the two differences, so a million rows make no million strings.
 
 import type { FileHandle } from 'node:fs/promises';
+import type { ProducerRows } from './producer-rows.ts';
 import type { Rows } from './read-csv.ts';
-import { Numbers } from './statistics.ts';
 
 const COMMA = 44;
 const NEWLINE = 10;
@@ -16,33 +16,6 @@ function copy(from: Buffer, start: number, end: number, to: Buffer, at: number):
 function ascii(text: string, to: Buffer, at: number): number {
   for (let i = 0; i < text.length; i++) to[at++] = text.charCodeAt(i);
   return at;
-}
-
-/** The `sent_at,acked_at` of every producer row kept, as read, end to end in one growing buffer. */
-export class ProducerTimes {
-  bytes = Buffer.allocUnsafe(1 << 20);
-  length = 0;
-  private ends = new Numbers();
-
-  /** Keeps the current row's two times; the nth row kept is number n. */
-  add(row: Rows): void {
-    const size = row.end - row.comma1 - 1;
-    if (this.length + size > this.bytes.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.length + size));
-      this.bytes.copy(bigger, 0, 0, this.length);
-      this.bytes = bigger;
-    }
-    this.length = copy(row.bytes, row.comma1 + 1, row.end, this.bytes, this.length);
-    this.ends.push(this.length);
-  }
-
-  start(n: number): number {
-    return n === 0 ? 0 : this.ends.data[n - 1]!;
-  }
-
-  end(n: number): number {
-    return this.ends.data[n]!;
-  }
 }
 
 export class LatencyCsv {
@@ -58,10 +31,10 @@ export class LatencyCsv {
   }
 
   /** A row: the consumer row's id, producer row n's two times, the consumer row's two, send and latency. */
-  add(consumer: Rows, producer: ProducerTimes, n: number, sendMs: number, latencyMs: number): void {
+  add(consumer: Rows, producer: ProducerRows, n: number, sendMs: number, latencyMs: number): void {
     const send = sendMs.toFixed(3);
     const latency = latencyMs.toFixed(3);
-    const from = producer.start(n);
+    const from = producer.timesStart(n);
     const to = producer.end(n);
     const size = consumer.end - consumer.start + (to - from) + send.length + latency.length + 4;
     if (this.length + size > this.block.length) {

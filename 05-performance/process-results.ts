@@ -9,7 +9,8 @@ import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
-import { LatencyCsv, ProducerTimes } from './latency-csv.ts';
+import { LatencyCsv } from './latency-csv.ts';
+import { ProducerRows } from './producer-rows.ts';
 import { idText, readRows } from './read-csv.ts';
 import { renderReport } from './report.ts';
 import { minMax, Numbers, type Results, statistics } from './statistics.ts';
@@ -43,24 +44,21 @@ export async function processResults(options: {
   }
   await mkdir(options.out, { recursive: true });
 
-  // Each producer row once: its id's number in the arrays below, and its times as numbers and as text.
-  const index = new Map<string, number>();
+  // Each producer row once, numbered: its times as numbers here, its bytes (for latency.csv) and its
+  // id (to find it by) in producerRows.
+  const producerRows = new ProducerRows();
   const sentAt = new Numbers();
   const brokerAckedAt = new Numbers();
-  const producerTimes = new ProducerTimes();
   let producerDuplicates = 0;
   for (const file of options.producer) {
     for await (const row of readRows('producer', file)) {
       while (row.next()) {
-        const id = row.id();
-        if (index.has(id)) {
+        if (producerRows.add(row) >= 0) {
           producerDuplicates++;
           continue;
         }
-        index.set(id, sentAt.length);
         sentAt.push(row.number(1));
         brokerAckedAt.push(row.number(2));
-        producerTimes.add(row);
       }
     }
   }
@@ -87,12 +85,12 @@ export async function processResults(options: {
       for await (const row of readRows('consumer', file)) {
         while (row.next()) {
           consumed++;
-          const at = index.get(row.id());
+          const at = producerRows.find(row);
           const received = row.number(1);
           const acked = row.number(2);
           if (received < firstReceived) firstReceived = received;
           if (acked > lastConsumerAck) lastConsumerAck = acked;
-          if (at === undefined) {
+          if (at < 0) {
             unexpected++;
             if (unexpectedExamples.length < 10) unexpectedExamples.push(row.idText());
             continue;
@@ -110,7 +108,7 @@ export async function processResults(options: {
           matchedSent[matches] = sent;
           receivedAt[matches] = received;
           matches++;
-          latencyCsv.add(row, producerTimes, at, send, latency);
+          latencyCsv.add(row, producerRows, at, send, latency);
         }
         await latencyCsv.flush();
       }
@@ -120,15 +118,11 @@ export async function processResults(options: {
     await latencyFile.close();
   }
 
-  // Every producer row matched once leaves nothing missing: then the index need not be walked.
+  // Every producer row matched once leaves nothing missing: then the rows need not be walked.
   const missing = produced - matches;
   const missingExamples: string[] = [];
-  if (missing) {
-    for (const [id, at] of index) {
-      if (missingExamples.length === 10) break;
-      if (!matched[at]) missingExamples.push(idText(id));
-    }
-  }
+  for (let n = 0; missing && n < produced && missingExamples.length < 10; n++)
+    if (!matched[n]) missingExamples.push(idText(producerRows.id(n)));
 
   const sent = sentAt.view();
   const brokerAcked = brokerAckedAt.view();

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
 import { processResults } from './process-results.ts';
 import { type Kind, readRows } from './read-csv.ts';
 
@@ -50,22 +49,35 @@ describe('read-csv', () => {
     const dir = scratch();
     const producer = join(dir, 'p.csv');
     const consumer = join(dir, 'c.csv');
-    const long = 'x'.repeat(3 << 20); // an id of 3 MiB: longer than the 1 MiB block
-    const ids = [...Array.from({ length: 60_000 }, (_, i) => `r-0-${i}`), long, 'q"uote,d'];
-    writeFileSync(producer, stringify(ids.map((id, i) => [id, 1000 + i, 1001.5 + i])));
-    writeFileSync(consumer, stringify(ids.map((id, i) => [id, 1010 + i, 1011 + i]).reverse()));
+    const long = 'x'.repeat(3 << 19); // an id of 1.5 MiB: longer than the 1 MiB block
+    const ids = [...Array.from({ length: 40_000 }, (_, i) => `r-0-${i}`), long, '"q""uote,d"'];
+    writeFileSync(producer, ids.map((id, i) => `${id},${1000 + i},${1001.5 + i}\n`).join(''));
+    writeFileSync(
+      consumer,
+      ids
+        .map((id, i) => `${id},${1010 + i},${1011 + i}\n`)
+        .reverse()
+        .join(''),
+    );
     const results = await processResults({
       producer: [producer],
       consumer: [consumer],
       out: join(dir, 'out'),
     });
     expect(results).toMatchObject({ produced: ids.length, matched: ids.length, missing: 0, unexpected: 0 });
-    const latency = parse(readFileSync(join(dir, 'out', 'latency.csv'), 'utf8'), {
-      from_line: 2,
-    }) as string[][];
-    expect(latency.map((row) => row[0])).toEqual([...ids].reverse());
-    expect(latency.at(-1)).toEqual(['r-0-0', '1000', '1001.5', '1010', '1011', '1.500', '10.000']);
-    expect(latency[0]).toEqual(['q"uote,d', '61001', '61002.5', '61011', '61012', '1.500', '10.000']);
+    const latency = readFileSync(join(dir, 'out', 'latency.csv'), 'utf8')
+      .split('\n')
+      .slice(1, -1);
+    // Each row copied from its two rows as they were (the quoted id with its quotes), in the consumer's order.
+    const expected = ids.map(
+      (id, i) => `${id},${1000 + i},${1001.5 + i},${1010 + i},${1011 + i},1.500,10.000`,
+    );
+    expected.reverse();
+    expect(latency.length).toBe(expected.length);
+    expect(latency.filter((row, k) => row !== expected[k]).map((row) => row.slice(0, 80))).toEqual([]);
+    expect(parse(latency[0]!)).toEqual([
+      ['q"uote,d', '41001', '41002.5', '41011', '41012', '1.500', '10.000'],
+    ]);
   });
 
   test.each([
