@@ -1,7 +1,8 @@
 // Process results: joins producer and consumer CSVs by message id into latency.csv, summary.csv
-// and report.html. Reads its input a block at a time (read-csv.ts) and keeps numbers in typed arrays,
-// so millions of rows fit in memory; latency.csv is written by latency-csv.ts, the statistics are in
-// statistics.ts, the charts in report.ts.
+// and report.html. Reads its input a block of bytes at a time (read-csv.ts), keeps the producer rows
+// as bytes and finds them by id (producer-rows.ts), and keeps numbers in typed arrays, so millions of
+// rows fit in memory; latency.csv is written by latency-csv.ts, the statistics are in statistics.ts,
+// the charts in report.ts.
 
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
