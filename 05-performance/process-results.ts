@@ -1,16 +1,18 @@
 // Process results: joins producer and consumer CSVs by message id into latency.csv, summary.csv
-// and report.html. Streams its input (read-csv.ts), so millions of rows fit in memory; the
-// statistics are in statistics.ts, the charts in report.ts.
+// and report.html. Reads its input a block of bytes at a time (read-csv.ts), keeps the producer rows
+// as bytes and finds them by id (producer-rows.ts), and keeps numbers in typed arrays, so millions of
+// rows fit in memory; latency.csv is written by latency-csv.ts, the statistics are in statistics.ts,
+// the charts in report.ts.
 
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { UsageError } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
-import { number, rows } from './read-csv.ts';
+import { LatencyCsv } from './latency-csv.ts';
+import { ProducerRows } from './producer-rows.ts';
+import { idText, readRows } from './read-csv.ts';
 import { renderReport } from './report.ts';
 import { minMax, Numbers, type Results, statistics } from './statistics.ts';
 
@@ -43,33 +45,33 @@ export async function processResults(options: {
   }
   await mkdir(options.out, { recursive: true });
 
-  const index = new Map<string, number>();
+  // Each producer row once, numbered: its times as numbers here, its bytes (for latency.csv) and its
+  // id (to find it by) in producerRows.
+  const producerRows = new ProducerRows();
   const sentAt = new Numbers();
   const brokerAckedAt = new Numbers();
-  const sentText: string[] = [];
-  const ackedText: string[] = [];
   let producerDuplicates = 0;
   for (const file of options.producer) {
-    for await (const batch of rows('producer', file)) {
-      for (const [id, sent, acked] of batch) {
-        if (index.has(id)) {
+    for await (const row of readRows('producer', file)) {
+      while (row.next()) {
+        if (producerRows.add(row) >= 0) {
           producerDuplicates++;
           continue;
         }
-        index.set(id, sentAt.length);
-        sentAt.push(number(file, sent, 'sent_at'));
-        brokerAckedAt.push(number(file, acked, 'acked_at'));
-        sentText.push(sent);
-        ackedText.push(acked);
+        sentAt.push(row.number(1));
+        brokerAckedAt.push(row.number(2));
       }
     }
   }
 
-  const matched = new Uint8Array(sentAt.length);
-  const sendMs = new Numbers();
-  const latencyMs = new Numbers();
-  const matchedSent = new Numbers();
-  const receivedAt = new Numbers();
+  // At most one match per producer row: the arrays can be as long as that from the start.
+  const produced = sentAt.length;
+  const matched = new Uint8Array(produced);
+  const sendMs = new Float64Array(produced);
+  const latencyMs = new Float64Array(produced);
+  const matchedSent = new Float64Array(produced);
+  const receivedAt = new Float64Array(produced);
+  let matches = 0;
   let consumed = 0;
   let consumerDuplicates = 0;
   let unexpected = 0;
@@ -77,56 +79,51 @@ export async function processResults(options: {
   let lastConsumerAck = Number.NEGATIVE_INFINITY;
   const unexpectedExamples: string[] = [];
 
-  const latencyFile = createWriteStream(join(options.out, 'latency.csv'));
-  latencyFile.write('message_id,sent_at,broker_acked_at,received_at,consumer_acked_at,send_ms,latency_ms\n');
-  let block: string[][] = [];
-  const writeBlock = async () => {
-    // csv-stringify's sync API on blocks of rows: its stream API costs twice as much per row.
-    if (block.length && !latencyFile.write(stringify(block))) await once(latencyFile, 'drain');
-    block = [];
-  };
-  for (const file of options.consumer) {
-    for await (const batch of rows('consumer', file)) {
-      for (const [id, received, acked] of batch) {
-        consumed++;
-        const at = index.get(id);
-        const receivedValue = number(file, received, 'received_at');
-        const ackedValue = number(file, acked, 'acked_at');
-        if (receivedValue < firstReceived) firstReceived = receivedValue;
-        if (ackedValue > lastConsumerAck) lastConsumerAck = ackedValue;
-        if (at === undefined) {
-          unexpected++;
-          if (unexpectedExamples.length < 10) unexpectedExamples.push(id);
-          continue;
+  const latencyFile = await open(join(options.out, 'latency.csv'), 'w');
+  try {
+    const latencyCsv = new LatencyCsv(latencyFile);
+    for (const file of options.consumer) {
+      for await (const row of readRows('consumer', file)) {
+        while (row.next()) {
+          consumed++;
+          const at = producerRows.find(row);
+          const received = row.number(1);
+          const acked = row.number(2);
+          if (received < firstReceived) firstReceived = received;
+          if (acked > lastConsumerAck) lastConsumerAck = acked;
+          if (at < 0) {
+            unexpected++;
+            if (unexpectedExamples.length < 10) unexpectedExamples.push(row.idText());
+            continue;
+          }
+          if (matched[at]) {
+            consumerDuplicates++;
+            continue;
+          }
+          matched[at] = 1;
+          const sent = sentAt.data[at]!;
+          const send = brokerAckedAt.data[at]! - sent;
+          const latency = received - sent;
+          sendMs[matches] = send;
+          latencyMs[matches] = latency;
+          matchedSent[matches] = sent;
+          receivedAt[matches] = received;
+          matches++;
+          latencyCsv.add(row, producerRows, at, send, latency);
         }
-        if (matched[at]) {
-          consumerDuplicates++;
-          continue;
-        }
-        matched[at] = 1;
-        const send = brokerAckedAt.data[at]! - sentAt.data[at]!;
-        const latency = receivedValue - sentAt.data[at]!;
-        sendMs.push(send);
-        latencyMs.push(latency);
-        matchedSent.push(sentAt.data[at]!);
-        receivedAt.push(receivedValue);
-        block.push([id, sentText[at]!, ackedText[at]!, received, acked, send.toFixed(3), latency.toFixed(3)]);
+        await latencyCsv.flush();
       }
-      if (block.length >= 5000) await writeBlock();
     }
+    await latencyCsv.flush();
+  } finally {
+    await latencyFile.close();
   }
-  await writeBlock();
-  latencyFile.end();
-  await once(latencyFile, 'finish');
 
+  // Every producer row matched once leaves nothing missing: then the rows need not be walked.
+  const missing = produced - matches;
   const missingExamples: string[] = [];
-  let missing = 0;
-  for (const [id, at] of index) {
-    if (!matched[at]) {
-      missing++;
-      if (missingExamples.length < 10) missingExamples.push(id);
-    }
-  }
+  for (let n = 0; missing && n < produced && missingExamples.length < 10; n++)
+    if (!matched[n]) missingExamples.push(idText(producerRows.id(n)));
 
   const sent = sentAt.view();
   const brokerAcked = brokerAckedAt.view();
@@ -134,7 +131,7 @@ export async function processResults(options: {
   const results: Results = {
     produced: sent.length,
     consumed,
-    matched: sendMs.length,
+    matched: matches,
     missing,
     unexpected,
     duplicates: { producer: producerDuplicates, consumer: consumerDuplicates },
@@ -142,8 +139,8 @@ export async function processResults(options: {
       producer: sent.length / span(minMax(sent)[0], minMax(brokerAcked)[1]),
       consumer: consumed / span(firstReceived, lastConsumerAck),
     },
-    send: statistics('send_ms', sendMs.view()),
-    latency: statistics('latency_ms', latencyMs.view()),
+    send: statistics('send_ms', sendMs.subarray(0, matches)),
+    latency: statistics('latency_ms', latencyMs.subarray(0, matches)),
     examples: { missing: missingExamples, unexpected: unexpectedExamples },
   };
 
@@ -163,9 +160,9 @@ export async function processResults(options: {
   await writeFile(
     join(options.out, 'report.html'),
     renderReport(options.title ?? 'RabbitMQ performance experiment', results, {
-      latencyMs: latencyMs.view(),
-      sentAt: matchedSent.view(),
-      receivedAt: receivedAt.view(),
+      latencyMs: latencyMs.subarray(0, matches),
+      sentAt: matchedSent.subarray(0, matches),
+      receivedAt: receivedAt.subarray(0, matches),
     }),
   );
   return results;

@@ -79,12 +79,31 @@ function histogram(latency: Float64Array, stats: Stats): string {
   );
 }
 
-/** Buckets over the run's time: per bucket, a statistic of the values that fall in it. */
-function buckets(times: Float64Array, start: number, end: number, count: number): number[][] {
-  const out: number[][] = Array.from({ length: count }, () => []);
+/** The interval of the run's time each time falls in: `count` intervals of equal width from `start`. */
+function intervals(times: Float64Array, start: number, end: number, count: number): Uint8Array {
   const width = (end - start) / count || 1;
+  const out = new Uint8Array(times.length);
   for (let i = 0; i < times.length; i++)
-    out[Math.min(count - 1, Math.max(0, Math.floor((times[i]! - start) / width)))]!.push(i);
+    out[i] = Math.min(count - 1, Math.max(0, Math.floor((times[i]! - start) / width)));
+  return out;
+}
+
+/** Per interval, its values, sorted: one Float64Array sorted in place per interval, no array of objects. */
+function sortedByInterval(which: Uint8Array, values: Float64Array, count: number): Float64Array[] {
+  const sizes = new Float64Array(count);
+  for (const k of which) sizes[k]!++;
+  const starts = new Float64Array(count);
+  for (let k = 1; k < count; k++) starts[k] = starts[k - 1]! + sizes[k - 1]!;
+  const next = Float64Array.from(starts);
+  const grouped = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) grouped[next[which[i]!]!++] = values[i]!;
+  return Array.from({ length: count }, (_, k) => grouped.subarray(starts[k], starts[k]! + sizes[k]!).sort());
+}
+
+/** How many times fall in each interval. */
+function counts(which: Uint8Array, count: number): number[] {
+  const out = new Array<number>(count).fill(0);
+  for (const k of which) out[k]!++;
   return out;
 }
 
@@ -115,12 +134,9 @@ function overTime(series: Series): { latency: string; throughput: string } {
   const count = 60;
   const seconds = (end - start) / 1000 || 0.001;
   const width = seconds / count;
-  const bySent = buckets(series.sentAt, start, end, count);
-  const p = (indices: number[], q: number) => {
-    if (indices.length === 0) return Number.NaN;
-    const values = indices.map((i) => series.latencyMs[i]!).sort((a, b) => a - b);
-    return values[Math.max(0, Math.ceil(q * values.length) - 1)]!;
-  };
+  const bySent = sortedByInterval(intervals(series.sentAt, start, end, count), series.latencyMs, count);
+  const p = (sorted: Float64Array, q: number) =>
+    sorted.length ? sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]! : Number.NaN;
   const p50 = bySent
     .map((b, i) => [(i + 0.5) * width, p(b, 0.5)] as [number, number])
     .filter(([, v]) => Number.isFinite(v));
@@ -129,8 +145,8 @@ function overTime(series: Series): { latency: string; throughput: string } {
     .filter(([, v]) => Number.isFinite(v));
   const yMax = Math.max(...p99.map(([, v]) => v), 1);
   const sentRate = bySent.map((b, i) => [(i + 0.5) * width, b.length / width] as [number, number]);
-  const receivedRate = buckets(series.receivedAt, start, end, count).map(
-    (b, i) => [(i + 0.5) * width, b.length / width] as [number, number],
+  const receivedRate = counts(intervals(series.receivedAt, start, end, count), count).map(
+    (c, i) => [(i + 0.5) * width, c / width] as [number, number],
   );
   const rMax = Math.max(...sentRate.map(([, v]) => v), ...receivedRate.map(([, v]) => v), 1);
   const legend = (a: string, b: string, ca: string, cb: string) =>

@@ -1,8 +1,6 @@
 // Lesson 05 against plain amqplib, side by side: producer (streamed confirms, window 1000, 1000 B
-// persistent), consumer (prefetch 1000, multiple ack every 100), CSV on and off, and the processor.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// persistent), consumer (prefetch 1000, multiple ack every 100), CSV on and off. The processor has its
+// own bench (05-processor.bench.ts), which needs no broker.
 import amqp from 'amqplib';
 import { brokerUrls } from '../shared/connection.ts';
 import { alternate, rate, row, run } from './harness.ts';
@@ -84,30 +82,6 @@ export default async function bench(): Promise<void> {
     raw: () => consumeRate('bench/raw/amqplib-consumer.ts', (q) => [q, String(n), '1000', '100']),
   });
 
-  const rows = Number(process.env.BENCH_PROCESSOR_ROWS ?? 1_000_000);
-  const dir = join(tmpdir(), `bench-processor-${process.pid}`);
-  const producerCsv = join(dir, 'producer.csv');
-  const consumerCsv = join(dir, 'consumer.csv');
-  mkdirSync(dir, { recursive: true });
-  const lines = (ms: number) =>
-    Array.from(
-      { length: rows },
-      (_, i) =>
-        `b-0-${i},${(1.7e12 + i / 10 + ms).toFixed(3)},${(1.7e12 + i / 10 + ms + 2.125).toFixed(3)}\n`,
-    ).join('');
-  writeFileSync(producerCsv, lines(0));
-  writeFileSync(consumerCsv, lines(5));
-  const processor = rate(
-    await run('05-performance/process-results.ts', [
-      '--producer',
-      producerCsv,
-      '--consumer',
-      consumerCsv,
-      '--out',
-      join(dir, 'out'),
-    ]),
-  );
-
   const r = (x: number) => `${Math.round(x)} msg/s`;
   row('producer, streamed confirms (window 1000): lesson', r(producer.lesson!));
   row('producer, streamed confirms (window 1000): raw amqplib', r(producer.raw!));
@@ -120,8 +94,4 @@ export default async function bench(): Promise<void> {
   row('consumer, prefetch 1000, ack every 100: lesson', r(consumer.lesson!));
   row('consumer, prefetch 1000, ack every 100: raw amqplib', r(consumer.raw!));
   row('  ratio lesson / raw (target ≥ 0.95)', (consumer.lesson! / consumer.raw!).toFixed(3));
-  row(
-    `process-results, 2 × ${rows} rows`,
-    `${processor} rows/s (${((2 * rows) / processor).toFixed(1)} s; target < 10 s)`,
-  );
 }

@@ -2,13 +2,25 @@
 // the contenders, and print medians and ratios.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../shared/repo-root.ts';
 
 export async function run(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, script), ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--import',
+      pathToFileURL(join(repoRoot, 'bench/peak-rss.ts')).href,
+      join(repoRoot, script),
+      ...args,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...env },
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -23,6 +35,13 @@ export function rate(output: string): number {
   const match = /= ([\d.]+) msg\/s|\((\d+) rows\/s\)/.exec(output);
   if (!match) throw new Error(`no rate in:\n${output}`);
   return Number(match[1] ?? match[2]);
+}
+
+/** The peak memory a program used, as bench/peak-rss.ts printed it: "peak RSS 123 MiB". */
+export function peakRss(output: string): number {
+  const match = /peak RSS (\d+) MiB/.exec(output);
+  if (!match) throw new Error(`no peak RSS in:\n${output}`);
+  return Number(match[1]);
 }
 
 export function median(values: number[]): number {
