@@ -12,6 +12,7 @@ import { connect } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
 import { isEntryPoint } from '../shared/program.ts';
 import { repoRoot } from '../shared/repo-root.ts';
+import { ClusterSession } from './cluster-session.ts';
 import { lesson as findLesson, type Lesson, lessons } from './lessons.ts';
 import { type LessonCheck, recordProgress } from './progress.ts';
 
@@ -120,7 +121,7 @@ interface JestJson {
 }
 
 /** Runs the lesson's own tests (not the broker-restart ones) and returns one result per test. */
-function lessonTests(lesson: Lesson): Result[] {
+async function lessonTests(lesson: Lesson): Promise<Result[]> {
   // Jest's report goes into the repo's git-ignored .course/ folder, never outside the course.
   const folder = join(repoRoot, '.course', 'jest');
   mkdirSync(folder, { recursive: true });
@@ -134,11 +135,20 @@ function lessonTests(lesson: Lesson): Result[] {
     lesson.number === '07'
       ? ['--selectProjects', 'cluster', ...json, '--runInBand']
       : ['--selectProjects', 'lessons', ...json, lesson.folder];
-  spawnSync(process.execPath, [jest, ...args], {
+  const options = {
     cwd: repoRoot,
     env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
     stdio: 'ignore',
-  });
+  } as const;
+  if (lesson.number === '07') {
+    // A session of its own: a cluster that was down is stopped after, also on Ctrl-C or SIGTERM.
+    const session = await ClusterSession.open();
+    try {
+      await session.run(process.execPath, [jest, ...args], options);
+    } finally {
+      await session.close();
+    }
+  } else spawnSync(process.execPath, [jest, ...args], options);
   let report: JestJson;
   try {
     report = JSON.parse(readFileSync(output, 'utf8')) as JestJson;
@@ -183,7 +193,7 @@ export async function check(
         exitCode: 2,
       });
     say(chalk.bold(`Lesson ${lesson.number} — ${lesson.title.replace(/^Lesson \d+ — /, '')}`));
-    const results = [...(await preflight(lesson)), ...lessonTests(lesson)];
+    const results = [...(await preflight(lesson)), ...(await lessonTests(lesson))];
     for (const result of results) {
       say(
         result.ok
