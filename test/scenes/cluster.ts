@@ -19,8 +19,16 @@ export const runningNode = () => clusterNodeNumbers.find((n) => clusterNode(n).p
  */
 function orphanWatch(): void {
   const parent = process.ppid;
+  const gone = () => {
+    try {
+      process.kill(parent, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  };
   setInterval(() => {
-    if (process.ppid !== parent) {
+    if (process.ppid !== parent || gone()) {
       process.stderr.write('The runner of these tests was killed: they stop too.\n');
       process.kill(process.pid, 'SIGKILL');
     }
