@@ -133,7 +133,8 @@ export class RabbitNode {
 
   /** rabbitmqctl against this node; resolves with its output, rejects when it fails or takes too long. */
   ctl(args: string[], timeoutMs = 120_000): Promise<string> {
-    return run(join(this.sbin(), 'rabbitmqctl'), ['-n', this.nodeName, ...args], this.env(), timeoutMs);
+    const what = `rabbitmqctl ${args[0]} on ${this.nodeName}`;
+    return run(join(this.sbin(), 'rabbitmqctl'), ['-n', this.nodeName, ...args], this.env(), timeoutMs, what);
   }
 
   /**
@@ -229,7 +230,8 @@ export class RabbitNode {
         await beforeSpawn?.();
         this.writeConfig();
         rmSync(this.pidFile, { force: true });
-        await run(join(this.sbin(), 'rabbitmq-server'), ['-detached'], this.env(), 60_000);
+        const what = `rabbitmq-server -detached for ${this.nodeName}`;
+        await run(join(this.sbin(), 'rabbitmq-server'), ['-detached'], this.env(), 60_000, what);
       } else {
         // rabbitmqctl wait reads the pid file, which 3.10 may have deleted under the live node.
         if (this.pidFromFile() !== pid) writeFileSync(this.pidFile, `${pid}\n`);
@@ -288,8 +290,13 @@ export class RabbitNode {
  * in time. A rabbitmqctl stopped by a timeout is a failure, though the Erlang VM exits 0 on the
  * SIGTERM that execFile's own timeout sends: it gets SIGKILL here, and the timeout decides.
  */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
-  const what = `${basename(file)} ${args.filter((arg) => !arg.includes('@')).join(' ')}`;
+function run(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  what: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let timedOut = false;
     const child = execFile(file, args, { env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
