@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { clusterEpmdPort, clusterNodeNumbers, clusterPorts } from '../shared/course-cluster.ts';
 import { repoRoot } from '../shared/repo-root.ts';
+import { runningNode } from '../test/scenes/cluster.ts';
 import { eventually } from '../test/testing.ts';
 import { clusterDir, clusterNode } from './cluster.ts';
 
@@ -75,9 +76,10 @@ afterAll(async () => {
   if (runner?.pid && runner.exitCode === null && runner.signalCode === null)
     process.kill(-runner.pid, 'SIGKILL');
   // The killed run never deleted its queue: delete queues named after a process that is gone.
-  const connection = await (await import('amqplib')).default.connect(clusterNode(1).amqpUrl);
+  const node = clusterNode(runningNode()); // the first that runs (a failed test may leave some down)
+  const connection = await (await import('amqplib')).default.connect(node.amqpUrl);
   const channel = await connection.createChannel();
-  const queues = await fetch(`${clusterNode(1).managementUrl}/api/queues?columns=name`, {
+  const queues = await fetch(`${node.managementUrl}/api/queues?columns=name`, {
     headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
   }).then((response) => response.json() as Promise<{ name: string }[]>);
   for (const { name } of queues) {
