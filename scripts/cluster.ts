@@ -96,10 +96,17 @@ export async function up(say: (line: string) => void = () => {}): Promise<void> 
   const [first] = nodes as [RabbitNode];
   // Side by side: a node that was not the last to stop waits for its peers before it boots.
   const started = performance.now();
+  const start = (node: RabbitNode) => node.start({ beforeSpawn: () => checkPorts(node) });
   await Promise.all(
     nodes.map(async (node) => {
-      if (await node.start({ beforeSpawn: () => checkPorts(node) }))
-        say(`${node.nodeName} runs (AMQP ${node.options.amqpPort}) after ${seconds(started)}`);
+      const spawned = await start(node).catch(async (error: Error) => {
+        // 3.10 may stop a node that boots beside its peers (incompatible_feature_flags: its check
+        // asked a peer still booting). Once its VM has gone, once more, its peers now up.
+        if (error instanceof CourseError || !(await node.gone(30_000))) throw error;
+        say(`${node.nodeName} stopped while it booted (${error.message}): starting it again`);
+        return start(node);
+      });
+      if (spawned) say(`${node.nodeName} runs (AMQP ${node.options.amqpPort}) after ${seconds(started)}`);
     }),
   );
   for (const node of nodes) {

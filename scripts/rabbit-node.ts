@@ -190,6 +190,11 @@ export class RabbitNode {
     return this.pid() !== undefined || (await this.registered());
   }
 
+  /** Resolves true once the node no longer runs (its VM gone, unregistered), false after `timeoutMs`. */
+  gone(timeoutMs: number): Promise<boolean> {
+    return until(async () => !(await this.running()), timeoutMs);
+  }
+
   /** The four ports a node that is not running needs, with the ones another program holds. */
   async portsTaken(): Promise<{ port: number; what: string }[]> {
     const { amqpPort, managementPort, prometheusPort } = this.options;
