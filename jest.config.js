@@ -58,10 +58,12 @@ export default {
     },
     {
       // The drills on lesson 07's three-node cluster (npm run test:cluster; lesson 05's leader drill
-      // too): they kill nodes, so they run alone, one file at a time, after the cluster is up.
+      // too): they kill nodes, so they run alone, one file at a time (their runner is serial however
+      // Jest is started), after the cluster is up.
       ...common,
       displayName: 'cluster',
-      testMatch: ['<rootDir>/0*-*/**/*.cluster.test.ts'],
+      runner: '<rootDir>/test/serial-runner.cjs',
+      testMatch: ['<rootDir>/0*-*/**/*.cluster.test.ts', '<rootDir>/scripts/**/*.cluster.test.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/long-tests.ts'],
     },
   ],

@@ -13,6 +13,7 @@ import { CourseError } from '../shared/errors.ts';
 import { isEntryPoint } from '../shared/program.ts';
 import { repoRoot } from '../shared/repo-root.ts';
 import { checkProgress } from './check-progress.ts';
+import { ClusterSession } from './cluster-session.ts';
 import { lesson as findLesson, type Lesson, lessons } from './lessons.ts';
 import { type LessonCheck, readProgress, recordProgress } from './progress.ts';
 
@@ -133,18 +134,37 @@ async function lessonTests(lesson: Lesson): Promise<Result[]> {
   const json = ['--json', '--outputFile', output, '--silent'];
   const args =
     lesson.number === '07'
-      ? ['--selectProjects', 'cluster', ...json, '--runInBand']
+      ? // The cluster tool's own drill (scripts/cluster.cluster.test.ts) is not the lesson's.
+        [
+          '--testPathIgnorePatterns',
+          '/scripts/[^/]*\\.cluster\\.test\\.ts$',
+          ...json,
+          '--runInBand',
+          '--selectProjects',
+          'cluster',
+        ]
       : ['--selectProjects', 'lessons', ...json, lesson.folder];
-  // Not spawnSync: the progress bar's clock must keep ticking while the tests run.
-  await new Promise<void>((resolve) => {
-    spawn(process.execPath, [jest, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
-      stdio: 'ignore',
-    })
-      .on('error', () => resolve()) // no report then: 'the lesson’s tests ran' fails below
-      .on('close', () => resolve());
-  });
+  const options = {
+    cwd: repoRoot,
+    env: { ...process.env, NODE_OPTIONS: '--experimental-vm-modules --no-warnings' },
+    stdio: 'ignore',
+  } as const;
+  if (lesson.number === '07') {
+    // A session of its own: a cluster that was down is stopped after, also on Ctrl-C or SIGTERM.
+    const session = await ClusterSession.open();
+    try {
+      await session.run(process.execPath, [jest, ...args], options);
+    } finally {
+      await session.close();
+    }
+  } else {
+    // Not spawnSync: the progress bar's clock must keep ticking while the tests run.
+    await new Promise<void>((resolve) => {
+      spawn(process.execPath, [jest, ...args], options)
+        .on('error', () => resolve()) // no report then: 'the lesson’s tests ran' fails below
+        .on('close', () => resolve());
+    });
+  }
   let report: JestJson;
   try {
     report = JSON.parse(readFileSync(output, 'utf8')) as JestJson;

@@ -5,12 +5,12 @@
 // its epmd on 4369, its cookie) is never touched.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clusterEpmdPort, clusterNodeNumbers, clusterPorts, clusterUrl } from '../shared/course-cluster.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
 import { isEntryPoint } from '../shared/program.ts';
+import { epmdNames } from './epmd.ts';
 import { RabbitNode, rabbitmqSbin, stopEpmd } from './rabbit-node.ts';
 
 export const clusterDir = process.env.COURSE_CLUSTER_DIR ?? join(tmpdir(), 'rabbitmq-course-cluster');
@@ -51,30 +51,14 @@ function requireRabbitMQ(): void {
     );
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
 /** A node that is not running needs its four ports; say which one another program holds. */
 async function checkPorts(node: RabbitNode): Promise<void> {
-  const { amqpPort, managementPort, prometheusPort } = node.options;
-  const ports: [number, string][] = [
-    [amqpPort, 'AMQP'],
-    [managementPort, 'management'],
-    [prometheusPort, 'Prometheus'],
-    [node.distPort, 'distribution'],
-  ];
-  for (const [port, what] of ports) {
-    if (!(await portFree(port)))
-      throw new CourseError(
-        `Port ${port} (${node.nodeName}'s ${what} port) is taken by another program: find it with ss -ltnp 'sport = :${port}' and stop it, then run npm run cluster -- up again.`,
-        { code: 'PORT_TAKEN' },
-      );
-  }
+  const [taken] = await node.portsTaken();
+  if (taken)
+    throw new CourseError(
+      `Port ${taken.port} (${node.nodeName}'s ${taken.what} port) is taken by another program: find it with ss -ltnp 'sport = :${taken.port}' and stop it, then run npm run cluster -- up again.`,
+      { code: 'PORT_TAKEN' },
+    );
 }
 
 interface ClusterStatus {
@@ -87,38 +71,44 @@ async function clusterStatus(node: RabbitNode): Promise<ClusterStatus> {
 }
 
 /** Joins a node to course1's cluster unless it is a member already. Returns true if it joined. */
-async function join1(node: RabbitNode, first: RabbitNode): Promise<boolean> {
-  if (node === first || (await clusterStatus(node)).disk_nodes?.includes(first.nodeName)) return false;
-  // On 3.10 a node joins with its app stopped; its (empty) data is replaced by the cluster's.
-  await node.ctl(['stop_app']);
-  await node.ctl(['join_cluster', first.nodeName]);
-  await node.ctl(['start_app']);
-  return true;
+function join1(node: RabbitNode, first: RabbitNode): Promise<boolean> {
+  if (node === first) return Promise.resolve(false);
+  return node.exclusive('the join', async () => {
+    if ((await clusterStatus(node)).disk_nodes?.includes(first.nodeName)) return false;
+    // On 3.10 a node joins with its app stopped; its (empty) data is replaced by the cluster's.
+    await node.ctl(['stop_app'], 60_000);
+    await node.ctl(['join_cluster', first.nodeName], 120_000);
+    await node.ctl(['start_app'], 120_000);
+    return true;
+  });
 }
 
-/** Starts the nodes that are not running (side by side), joins them, returns when all three are clustered. */
+/**
+ * Starts the nodes that do not run (side by side; one that runs is never started twice), joins
+ * them, returns when all three are clustered.
+ */
 export async function up(say: (line: string) => void = () => {}): Promise<void> {
   requireRabbitMQ();
   const nodes = clusterNodes();
   const [first] = nodes as [RabbitNode];
-  const stopped = nodes.filter((node) => node.pid() === undefined);
-  for (const node of stopped) await checkPorts(node);
-  if (stopped.length) {
-    // Side by side: a node that was not the last to stop waits for its peers before it boots.
-    const started = performance.now();
-    await Promise.all(
-      stopped.map(async (node) => {
-        await node.start();
-        say(`${node.nodeName} runs (AMQP ${node.options.amqpPort}) after ${seconds(started)}`);
-      }),
-    );
-  } else {
-    // Running, but maybe still booting: wait for the app.
-    await Promise.all(nodes.map((node) => node.start()));
-  }
+  // Side by side: a node that was not the last to stop waits for its peers before it boots.
+  const started = performance.now();
+  const start = (node: RabbitNode) => node.start({ beforeSpawn: () => checkPorts(node) });
+  await Promise.all(
+    nodes.map(async (node) => {
+      const spawned = await start(node).catch(async (error: Error) => {
+        // 3.10 may stop a node that boots beside its peers (incompatible_feature_flags: its check
+        // asked a peer still booting). Once its VM has gone, once more, its peers now up.
+        if (error instanceof CourseError || !(await node.gone(30_000))) throw error;
+        say(`${node.nodeName} stopped while it booted (${error.message}): starting it again`);
+        return start(node);
+      });
+      if (spawned) say(`${node.nodeName} runs (AMQP ${node.options.amqpPort}) after ${seconds(started)}`);
+    }),
+  );
   for (const node of nodes) {
-    const started = performance.now();
-    if (await join1(node, first)) say(`${node.nodeName} joined ${first.nodeName} in ${seconds(started)}`);
+    const joining = performance.now();
+    if (await join1(node, first)) say(`${node.nodeName} joined ${first.nodeName} in ${seconds(joining)}`);
   }
   const running = (await clusterStatus(first)).running_nodes ?? [];
   const missing = nodes.filter((node) => !running.includes(node.nodeName));
@@ -129,25 +119,36 @@ export async function up(say: (line: string) => void = () => {}): Promise<void> 
     );
 }
 
-/** Stops the three nodes cleanly (side by side) and their epmd. Data stays for the next `up`. */
+/**
+ * Stops every course node that runs (asked of their epmd and the process table, side by side),
+ * cleanly or else by SIGKILL, then their epmd. Data stays for the next `up`.
+ */
 export async function down(say: (line: string) => void = () => {}): Promise<void> {
   const nodes = clusterNodes();
   await Promise.all(
     nodes.map(async (node) => {
-      if (node.pid() === undefined) return;
-      await node.stop().catch(() => node.kill());
+      if (!(await node.running())) return;
+      await node.stop().catch(async (error: Error) => {
+        say(`${node.nodeName} did not stop cleanly (${error.message}): killing it`);
+        await node.kill();
+      });
       say(`${node.nodeName} stopped`);
     }),
   );
   await stopEpmd(clusterEpmdPort);
+  const left = (await epmdNames(clusterEpmdPort).catch(() => new Map())) !== undefined;
+  if (left)
+    throw new CourseError(
+      `The epmd on port ${clusterEpmdPort} still runs after the nodes stopped: see epmd -port ${clusterEpmdPort} -names, stop what it lists, then run npm run cluster -- down again.`,
+      { code: 'EPMD_LEFT' },
+    );
 }
 
 /** Starts one node; it rejoins the cluster it was a member of (or joins course1's, if new). */
 export async function startNode(n: number): Promise<void> {
   requireRabbitMQ();
   const node = clusterNode(n);
-  if (node.pid() === undefined) await checkPorts(node);
-  await node.start();
+  await node.start({ beforeSpawn: () => checkPorts(node) });
   await join1(node, clusterNode(1));
 }
 
@@ -210,19 +211,25 @@ export function rssMegabytes(pid: number): number | undefined {
 
 export interface NodeStatus {
   node: string;
-  state: 'running' | 'stopped' | 'not clustered';
+  /** `not answering`: its VM runs but it is not registered with the epmd (booting, or its epmd gone). */
+  state: 'running' | 'stopped' | 'not clustered' | 'not answering';
   pid?: number;
   rssMb?: number;
   leads: string[];
 }
 
-/** Each node's state and the queues it leads (a quorum queue's leader, a classic queue's home). */
+/**
+ * Each node's state and the queues it leads (a quorum queue's leader, a classic queue's home): a
+ * node runs when it is registered with the cluster's epmd or its VM is among the processes, and is
+ * clustered when the management API of a running node says so. No pid file is trusted.
+ */
 export async function status(): Promise<NodeStatus[]> {
   const nodes = clusterNodes();
+  const registered = (await epmdNames(clusterEpmdPort)) ?? new Map<string, number>();
   let apiNodes: ApiNode[] = [];
   let queues: ApiQueue[] = [];
   for (const node of nodes) {
-    if (node.pid() === undefined) continue;
+    if (!registered.has(node.options.name)) continue;
     try {
       apiNodes = await api<ApiNode[]>(node, 'nodes?columns=name,running,mem_used');
       queues = await api<ApiQueue[]>(node, 'queues?columns=name,vhost,type,node,leader,members,online');
@@ -234,8 +241,13 @@ export async function status(): Promise<NodeStatus[]> {
   return nodes.map((node) => {
     const pid = node.pid();
     const known = apiNodes.find((entry) => entry.name === node.nodeName);
-    const state =
-      pid === undefined ? 'stopped' : !apiNodes.length || known?.running ? 'running' : 'not clustered';
+    const state = !registered.has(node.options.name)
+      ? pid === undefined
+        ? 'stopped'
+        : 'not answering'
+      : !apiNodes.length || known?.running
+        ? 'running'
+        : 'not clustered';
     const leads = queues
       .filter((queue) => (queue.leader ?? queue.node) === node.nodeName)
       .map((queue) => {
@@ -289,6 +301,10 @@ async function main(args: string[]): Promise<void> {
         say(
           `${row.node}  ${row.state}  AMQP ${5672 + n}, management http://localhost:${15672 + n}${pid}${memory}`,
         );
+        if (row.state === 'not answering')
+          say(
+            `  its VM runs but it is not registered with the epmd on ${clusterEpmdPort}: still booting, or npm run cluster -- down stops it`,
+          );
         say(`  leads: ${row.leads.length ? row.leads.join('; ') : 'no queue'}`);
       }
       if (rows.every((row) => row.state === 'stopped'))
@@ -303,7 +319,7 @@ async function main(args: string[]): Promise<void> {
     }
     case 'kill': {
       const node = clusterNode(nodeNumber(arg));
-      const pid = node.pid();
+      const pid = node.pid(); // checked to be that node's VM, and checked again by kill()
       await node.kill();
       say(pid ? `${node.nodeName} killed (SIGKILL of pid ${pid}).` : `${node.nodeName} was not running.`);
       break;

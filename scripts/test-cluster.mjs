@@ -1,45 +1,34 @@
 // npm run test:cluster: the drills on lesson 07's three-node cluster (every *.cluster.test.ts, lesson
 // 05's leader drill too), in band (they kill nodes).
-// Starts the cluster (npm run cluster -- up) and, if it was down before, stops it after. Extra
-// arguments go to jest. Ends with one plain line, "N passed, N failed", as npm test does.
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Starts the cluster (npm run cluster -- up) and, if it was down before, stops it after, also when
+// interrupted (Ctrl-C, SIGTERM): see scripts/cluster-session.ts. Extra arguments go to jest. Ends
+// with one plain line, "N passed, N failed", as npm test does.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { printCounts, runJest } from './jest-run.mjs';
+import { register } from 'tsx/esm/api';
+import { jestCommand, jestCounts, printCounts } from './jest-run.mjs';
+
+register(); // the session and the cluster tool are TypeScript
+const { ClusterSession } = await import('./cluster-session.ts');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cluster = (command) =>
-  spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'cluster.ts'), command], {
-    stdio: 'inherit',
+const session = await ClusterSession.open();
+let status = await session.run(
+  process.execPath,
+  ['--import', 'tsx', join(root, 'scripts', 'cluster.ts'), 'up'],
+  {
     cwd: root,
-  }).status;
-
-// Was it up? A node's pid file naming a live process says so without asking RabbitMQ.
-const clusterDir = process.env.COURSE_CLUSTER_DIR ?? join(tmpdir(), 'rabbitmq-course-cluster');
-const running = (n) => {
-  const file = join(clusterDir, `course${n}`, 'pid');
-  try {
-    process.kill(Number(readFileSync(file, 'utf8').trim()), 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const wasUp = [1, 2, 3].some(running);
-
-let status = cluster('up');
+  },
+);
 let passed = 0;
 let failed = 0;
 if (status === 0) {
-  const run = runJest([...process.argv.slice(2), '--runInBand', '--selectProjects', 'cluster'], {
-    cwd: root,
-  });
-  ({ status, passed, failed } = run);
+  const jest = jestCommand([...process.argv.slice(2), '--runInBand', '--selectProjects', 'cluster']);
+  status = await session.run(jest.command, jest.args, { cwd: root, env: jest.env });
+  ({ passed, failed } = jestCounts(jest.report, status));
 } else {
   failed++; // the cluster did not come up: cluster.ts said why
 }
-if (!wasUp) cluster('down');
+await session.close();
 printCounts(passed, failed);
-process.exitCode = status;
+process.exitCode ||= status;

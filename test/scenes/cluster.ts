@@ -14,12 +14,37 @@ export const amqpUrl = (n: number) => clusterNode(n).amqpUrl;
 export const runningNode = () => clusterNodeNumbers.find((n) => clusterNode(n).pid() !== undefined) ?? 1;
 
 /**
+ * A run whose runner (npm run test:cluster, check) was SIGKILLed goes on as an orphan, restarting
+ * nodes while the learner runs npm run cluster -- down or up: it ends itself when its parent goes.
+ */
+function orphanWatch(): void {
+  const parent = process.ppid;
+  const gone = () => {
+    try {
+      process.kill(parent, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  setInterval(() => {
+    if (process.ppid !== parent || gone()) {
+      process.stderr.write('The runner of these tests was killed: they stop too.\n');
+      process.kill(process.pid, 'SIGKILL');
+    }
+  }, 500).unref();
+}
+
+/**
  * Registers the hooks; `afterEachTest` runs first after each test (stop what the test started).
  * Returns `ownQueue`, which names a queue that is deleted after the file's tests.
  */
 export function useCluster(afterEachTest: () => Promise<void> = async () => {}) {
   const queues: string[] = [];
-  beforeAll(() => up(), 300_000);
+  beforeAll(() => {
+    orphanWatch();
+    return up();
+  }, 300_000);
   afterEach(async () => {
     await afterEachTest();
     for (const n of clusterNodeNumbers) if (clusterNode(n).pid() === undefined) await startNode(n);
