@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clusterEpmdPort, clusterNodeNumbers, clusterPorts, clusterUrl } from '../shared/course-cluster.ts';
 import { CourseError, UsageError } from '../shared/errors.ts';
+import { ManagementClient } from '../shared/management.ts';
 import { isEntryPoint } from '../shared/program.ts';
 import { epmdNames } from './epmd.ts';
 import { RabbitNode, rabbitmqSbin, stopEpmd } from './rabbit-node.ts';
@@ -167,13 +168,13 @@ export interface ApiQueue {
   online?: string[];
 }
 
+/** One GET on a course node's management API, through the course's one client (its timeout, its sentences). */
 async function api<T>(node: RabbitNode, path: string): Promise<T> {
-  const response = await fetch(`${node.managementUrl}/api/${path}`, {
-    headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  return (await response.json()) as T;
+  // The course nodes know only guest, whatever AMQP_URL's user is.
+  const url = node.managementUrl.replace('://', '://guest:guest@');
+  const answer = await new ManagementClient({ url, vhost: '/', timeoutMs: 10_000 }).request(`/${path}`);
+  if (answer === undefined) throw new Error(`${path}: HTTP 404`);
+  return answer as T;
 }
 
 /** A queue as the management API of the first running node sees it (leader, members, online). */
