@@ -13,7 +13,8 @@ import { usePrivateBroker } from './private-broker.ts';
 import { type Scene, type Step, scenes } from './readme.ts';
 
 const repo = join(import.meta.dirname, '..');
-const node = usePrivateBroker(8);
+// Slot 8 unless told otherwise (README_TEST_SLOT), so two checkouts can run it side by side.
+const node = usePrivateBroker(Number(process.env.README_TEST_SLOT ?? 8));
 let scratch = '';
 
 beforeAll(() => {
