@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { usePrivateBroker } from './private-broker.ts';
-import { type Scene, type Step, scenes } from './readme.ts';
+import { blocks, missingLine, type Scene, type Step, scenes } from './readme.ts';
 
 const repo = join(import.meta.dirname, '..');
 // Slot 8 unless told otherwise (README_TEST_SLOT), so two checkouts can run it side by side.
@@ -34,6 +34,8 @@ const readmes = [
 
 interface Ran {
   output: string;
+  /** What each terminal printed, by its number. */
+  terminals: Map<number, string>;
   exitCode: number | null;
 }
 
@@ -51,9 +53,13 @@ function shell(command: string): ChildProcess {
   });
 }
 
-function collect(child: ChildProcess, sink: string[]): Promise<number | null> {
-  child.stdout?.on('data', (chunk: Buffer) => sink.push(chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => sink.push(chunk.toString()));
+function collect(child: ChildProcess, sink: string[], own: string[]): Promise<number | null> {
+  const take = (chunk: Buffer) => {
+    sink.push(chunk.toString());
+    own.push(chunk.toString());
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
   return once(child, 'close').then(([code]) => code as number | null);
 }
 
@@ -79,10 +85,13 @@ async function play(scene: Scene): Promise<Ran> {
   const sink: string[] = [];
   const started: ChildProcess[] = [];
   const terminals: { ended: Promise<number | null>; step: Step }[] = [];
-  const launch = (command: string) => {
+  const printed = new Map<number, string[]>();
+  const launch = (command: string, terminal?: number) => {
     const child = shell(command);
     started.push(child);
-    return { child, ended: collect(child, sink) };
+    const own: string[] = [];
+    if (terminal !== undefined) printed.set(terminal, own);
+    return { child, ended: collect(child, sink, own) };
   };
   let exitCode: number | null = 0;
   // A scene that does not end by itself is a README bug: end it whole and say which command hung.
@@ -104,7 +113,7 @@ async function play(scene: Scene): Promise<Ran> {
         continue;
       }
       await runPlain();
-      const { child, ended } = launch(step.command);
+      const { child, ended } = launch(step.command, step.terminal);
       terminals.push({ ended, step });
       await ready(child, ended);
     }
@@ -120,11 +129,13 @@ async function play(scene: Scene): Promise<Ran> {
     throw new Error(
       `the scene did not end within 240 s (add --count, or skip it with a reason):\n${sink.join('')}`,
     );
-  return { output: sink.join(''), exitCode };
+  const terminalOutput = new Map([...printed].map(([terminal, own]) => [terminal, own.join('')]));
+  return { output: sink.join(''), terminals: terminalOutput, exitCode };
 }
 
 describe.each(readmes)('%s', (readme) => {
   const list = scenes(join(repo, readme));
+  const { outputs } = blocks(join(repo, readme));
   const runnable = list.filter((scene) => !scene.skip);
   test(`names a reason for every scene it does not run (${list.length - runnable.length} of ${list.length})`, () => {
     for (const scene of list) if (scene.skip) expect(scene.skip.length).toBeGreaterThan(10);
@@ -138,6 +149,16 @@ describe.each(readmes)('%s', (readme) => {
       const ran = await play(scene);
       expect({ exitCode: ran.exitCode, output: ran.output }).toMatchObject({ exitCode: scene.exitCode });
       for (const pattern of scene.expect) expect(ran.output).toMatch(pattern);
+      // Each output block the README shows for this run: its lines, in order, in what was printed.
+      const index = list.indexOf(scene);
+      for (const block of outputs.filter((output) => output.kind === 'checked' && output.scene === index)) {
+        const printed = block.terminal === undefined ? ran.output : (ran.terminals.get(block.terminal) ?? '');
+        const missing = missingLine(block.body, printed, block.masks);
+        if (missing !== undefined)
+          throw new Error(
+            `${readme}:${block.line} shows '${missing}', which ${block.terminal === undefined ? 'the run' : `terminal ${block.terminal}`} did not print (in that order). It printed:\n${printed}`,
+          );
+      }
       expect(ran.output).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/); // no stack trace
     },
     300_000,
