@@ -101,7 +101,8 @@ export function typed(command: string): string {
 //                                           amqplib equivalent, a tutorial's line), with why
 //   <!-- readme-output: terminal 2 -->      the ``` block below is what terminal 2 of the nearest
 //                                           ```sh block above printed (omit `terminal N` for the
-//                                           whole block's output); `mask /regex/` hides more
+//                                           whole block's output: `whole run`); `mask /regex/`
+//                                           hides more
 //   <!-- readme-output: diagram -->         a picture, not output
 //   <!-- readme-output: not checked <reason> -->  output that no run can reproduce, with why
 // Every ```ts block and every untagged or ```text block of a README needs one of them.
