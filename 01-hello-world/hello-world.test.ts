@@ -1,6 +1,8 @@
 // Lesson 01's promises, proven against the real broker.
+import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { parseOptions } from '../shared/flags.ts';
+import { blocks, missingLine } from '../test/readme.ts';
 import {
   captureLog,
   eventually,
@@ -79,6 +81,13 @@ describe('hello world', () => {
     const exit = await receiver.exited;
     expect(exit.code).toBe(130);
     expect(exit.stderr).toContain('Goodbye');
+    // The README's Ctrl+C block (the one the README test cannot type) is what a real Ctrl+C prints.
+    const shown = blocks(join(import.meta.dirname, 'README.md')).outputs.find((block) =>
+      block.reason?.includes('hello-world.test.ts'),
+    );
+    expect(shown).toBeDefined();
+    // The test's queue has its own name, not hello: that one word is masked.
+    expect(missingLine(shown?.body ?? [], exit.stdout + exit.stderr, [/ in \S+\. /])).toBeUndefined();
   });
 });
 

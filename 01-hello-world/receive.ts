@@ -28,12 +28,14 @@ export async function receive(options: Values<typeof program.flags>, { log, sign
         // A quorum queue, as the official tutorial declares it since 2026: see the README.
         await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
         log.info(` [*] Waiting for messages in ${queue}. To exit press CTRL+C`);
+        // #region consume
         return channel.consume(queue, (message) => {
           if (!message) return; // the broker cancelled us (queue deleted)
           log.info(` [x] Received '${message.content}'`);
           // Acknowledge after printing: a message we never printed goes back to the queue (lesson 02).
           channel.ack(message);
         });
+        // #endregion
       },
       { count: options.count, signal, log },
     );

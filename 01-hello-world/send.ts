@@ -22,13 +22,19 @@ export async function send(
   try {
     // A confirm channel: the broker tells us when it has the message. The official tutorial
     // closes after a fixed 500 ms instead, and loses the message if the broker is slower.
+    // #region channel
     const channel = await connection.confirmChannel();
+    // #endregion
     // Declaring is idempotent: both programs declare, so whichever starts first creates the queue.
     // A quorum queue, as the official tutorial declares it since 2026: see the README.
+    // #region declare
     await channel.assertQueue(options.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    // #endregion
+    // #region send
     channel.sendToQueue(options.queue, Buffer.from(options.message));
     await channel.waitForConfirms().catch(refused(options.queue, 'the message'));
     log.info(` [x] Sent '${options.message}'`);
+    // #endregion
   } finally {
     await connection.close();
   }

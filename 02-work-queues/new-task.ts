@@ -38,14 +38,18 @@ export async function newTask(options: Values<typeof program.flags>, { log }: Pi
     // durable: the queue itself survives a broker restart (workers declare it the same way).
     const { queue, queueType } = options;
     await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': queueType } });
+    // #region publish
     for (const task of tasks) {
       // persistent: the message is written to disk, so it survives the restart too.
       await sendToQueue(channel, queue, Buffer.from(task), { persistent: true });
       log.info(` [x] Sent '${task}'`);
     }
+    // #endregion
     // Until the broker confirms, a task could still be lost: only then is it safe to exit. A nack means
     // the broker refused one (a full queue with a length limit, say): it is not in the queue.
+    // #region confirm
     await channel.waitForConfirms().catch(refused(queue, 'some of the tasks'));
+    // #endregion
     log.success(` [✓] RabbitMQ confirmed all ${tasks.length} task${tasks.length === 1 ? '' : 's'}.`);
     return tasks.length;
   } finally {

@@ -39,16 +39,20 @@ export async function work(options: Values<typeof program.flags>, { log, signal 
     const task = message.content.toString();
     log.info(` [x] ${name} received '${task}'${message.fields.redelivered ? ' (redelivered)' : ''}`);
     await simulateWork(task, options.secondsPerDot, signal);
+    // #region ack
     if (!noAck) channel.ack(message); // only after the work: if we die first, another worker gets the task
+    // #endregion
     log.info(` [x] ${name} done '${task}'`);
   };
 
   // The lesson's setup. keepConsuming runs it again after every reconnect, and ends after --count or Ctrl+C.
   const setup = async (channel: Channel) => {
     // durable: the queue outlives a broker restart. Quorum or classic: see the README.
+    // #region declare
     await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
     // Fair dispatch: a busy worker gets no new task until it acks the last (no effect with --no-ack).
     await channel.prefetch(options.prefetch);
+    // #endregion
     let turn = Promise.resolve(); // one task at a time, in delivery order, whatever the prefetch
     const onMessage = (message: ConsumeMessage | null) => {
       if (!message) return; // the broker cancelled us (queue deleted)
@@ -59,7 +63,9 @@ export async function work(options: Values<typeof program.flags>, { log, signal 
     log.info(
       ` [*] ${name} waiting for tasks in ${queue} (prefetch ${options.prefetch || 'unlimited'}). To exit press CTRL+C`,
     );
+    // #region consume
     return channel.consume(queue, onMessage, { noAck });
+    // #endregion
   };
 
   const connection = await connect({ log, recover: true, name: `lesson 02 worker ${name}` });

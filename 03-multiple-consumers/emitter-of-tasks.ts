@@ -39,6 +39,7 @@ export async function emitTasks(options: Values<typeof program.flags>, { log, si
     // A confirm channel: the broker tells us when it has each task (written to disk: persistent).
     const channel = await connection.confirmChannel();
     await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
+    // #region publish
     for await (const task of readTasks(file, options.maxRowBytes)) {
       if (signal.aborted) break;
       // sendToQueue, and wait for 'drain' when amqplib's write buffer is full (see shared/connection.ts).
@@ -46,6 +47,7 @@ export async function emitTasks(options: Values<typeof program.flags>, { log, si
       sent++;
       log.info(` [x] Sent ${task.text}`);
     }
+    // #endregion
     // Until the broker confirms, a task could still be lost: only now may we exit. A nack: refused.
     await channel.waitForConfirms().catch(refused(queue, 'some of the tasks'));
   } finally {

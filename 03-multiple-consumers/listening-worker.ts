@@ -40,7 +40,9 @@ export async function listen(options: Values<typeof program.flags>, { log, signa
       connection,
       async (channel) => {
         await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
+        // #region prefetch
         await channel.prefetch(1); // fair dispatch: a busy worker gets no new task until it acks this one
+        // #endregion
         log.info(` [*] ${name} listening on ${queue}. To exit press CTRL+C`);
         return channel.consume(queue, async (message: ConsumeMessage | null) => {
           if (!message) return; // the broker cancelled us (queue deleted)
@@ -48,7 +50,9 @@ export async function listen(options: Values<typeof program.flags>, { log, signa
           const again = message.fields.redelivered ? ' (redelivered)' : '';
           log.info(` [x] ${name} received ${task} at ${clock()}${again}`);
           const seconds = await simulateWork(task, options.secondsPerDot, signal);
+          // #region ack
           channel.ack(message); // after the work: a worker that dies mid-task loses nothing
+          // #endregion
           log.info(` [x] ${name} done ${task.split(' ')[0]} at ${clock()} (${seconds.toFixed(2)} s of work)`);
         });
       },
