@@ -89,7 +89,8 @@ async function play(scene: Scene): Promise<Ran> {
   const launch = (command: string, terminal?: number) => {
     const child = shell(command);
     started.push(child);
-    const own: string[] = [];
+    // Commands typed one after another in the same terminal add to what that terminal shows.
+    const own: string[] = (terminal === undefined ? undefined : printed.get(terminal)) ?? [];
     if (terminal !== undefined) printed.set(terminal, own);
     return { child, ended: collect(child, sink, own) };
   };
