@@ -6,8 +6,11 @@ import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { queuesPage } from '../shared/prompts.ts';
 import { repoRoot } from '../shared/repo-root.ts';
+import { blocks } from '../test/readme.ts';
 import {
+  eventually,
   expectOneSentence,
+  queueInfo,
   Running,
   runProgram,
   start,
@@ -72,6 +75,52 @@ describe('three listening workers and one emitter', () => {
     const others = rows.filter((_, i) => i !== longIndex);
     for (const theirs of others) expect(rows[longIndex]!.length).toBeLessThan(theirs.length);
   });
+});
+
+describe('what the broker counts while three workers share the queue', () => {
+  test("the README's list_queues figures: 3 consumers, 3 unacked (prefetch 1 each), the rest ready", async () => {
+    // The README's block is a run on the learner's broker (rabbitmqctl cannot reach the README
+    // test's private node): the same situation here, read from the management API.
+    const shown = blocks(join(import.meta.dirname, 'README.md')).outputs.find((block) =>
+      block.body.some((line) => line.startsWith('task_queue3\t')),
+    );
+    const [ready, unacked, consumers] = (shown?.body.find((line) => line.startsWith('task_queue3\t')) ?? '')
+      .split('\t')
+      .slice(1)
+      .map(Number);
+    const queue = rabbit.own(uniqueName('task_queue3'));
+    // 10 s per dot: no worker finishes its first row (2 dots or more) while we look.
+    const workers = ['A', 'B', 'C'].map((name) =>
+      start('03-multiple-consumers/listening-worker', [
+        '--queue',
+        queue,
+        '--name',
+        name,
+        '--seconds-per-dot',
+        '10',
+      ]),
+    );
+    try {
+      await Promise.all(workers.map((w) => w.waitFor(/listening on/)));
+      expect((await runProgram('03-multiple-consumers/emitter-of-tasks', ['--queue', queue])).code).toBe(0);
+      await waitForTotal(workers, / received #\d+/, 3);
+      // The figures are samples (every 5 s): wait for the first that shows the rows.
+      const info = await eventually(async () => {
+        const figures = await queueInfo(queue);
+        return figures.messages === 20 && figures.consumers !== undefined ? figures : undefined;
+      }, `${queue}'s figures in the management API`);
+      expect({ unacked: info.messages_unacknowledged, consumers: info.consumers }).toEqual({
+        unacked,
+        consumers,
+      });
+      expect(info.messages_ready).toBe(20 - 3);
+      // The README's run had acked 5 rows already: ready + unacked + 5 done = the 20 rows.
+      expect((ready ?? 0) + (unacked ?? 0) + 5).toBe(20);
+    } finally {
+      for (const w of workers) w.kill('SIGINT');
+      await Promise.all(workers.map((w) => w.exited));
+    }
+  }, 60_000);
 });
 
 describe('bad task files are refused before anything is sent', () => {
