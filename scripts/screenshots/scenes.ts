@@ -23,7 +23,7 @@ export const scenes: Scene[] = [
     commands: { receive: /-- receive/, send: /-- send$/, sendAgain: /-- send --message/ },
     async make(c) {
       await deleteQueues('hello');
-      await film('01-hello-world.png', 76, 12, 2, async (t) => {
+      await film('01-hello-world.png', 76, 16, 2, async (t) => {
         const receive = await t.run('terminal 1 — receive', c.receive);
         await t.waitFor(receive, /Waiting for messages/);
         const send = await t.run('terminal 2 — send', c.send);
@@ -72,7 +72,7 @@ export const scenes: Scene[] = [
       await deleteQueues('task_queue3');
       const browser = await launchBrowser();
       try {
-        await film('03-multiple-consumers.png', 100, 22, 2, async (t) => {
+        await film('03-multiple-consumers.png', 100, 30, 2, async (t) => {
           const workers: string[] = [];
           for (const [i, name] of (['A', 'B', 'C'] as const).entries())
             workers.push(await t.run(`terminal ${i + 1} — listening-worker ${name}`, c[name]));
