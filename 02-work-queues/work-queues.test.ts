@@ -1,7 +1,9 @@
 // Lesson 02's promises, proven with worker processes run as a learner runs them.
+import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
 import { parseOptions } from '../shared/flags.ts';
 import { brokerVersion } from '../test/broker-version.ts';
+import { blocks, missingLine } from '../test/readme.ts';
 import {
   captureLog,
   eventually,
@@ -83,6 +85,13 @@ describe('work queues', () => {
     const exit = await rescuer.exited;
     expect(exit.code).toBe(0);
     expect(rescuer.matching(/received/)).toEqual([" [x] Rescuer received 'Important task.' (redelivered)"]);
+    // The README's experiment 3 (which the README test cannot kill -9) shows this line, for worker B.
+    const shown = blocks(join(import.meta.dirname, 'README.md')).outputs.find((block) =>
+      block.reason?.includes('rescuer'),
+    );
+    expect(
+      missingLine(shown?.body ?? ['(no block)'], exit.stdout + exit.stderr, [/\b(B|Rescuer) received/]),
+    ).toBeUndefined();
     expect(doomed.matching(/done/)).toEqual([]);
     expect((await rabbit.channel.checkQueue(queue)).messageCount).toBe(0);
   });
