@@ -108,7 +108,8 @@ export function keepConsuming(
         // After cancel-ok the broker sends nothing more: every late delivery is counted by then.
         // Bounded: a broker that stopped answering (a quorum queue without its leader) must not
         // keep a finished program, or its Ctrl+C, waiting.
-        await Promise.race([cancel(live), sleep(CANCEL_SECONDS * 1000)]);
+        // The timer is unref'd: once cancel-ok has come, it must not hold the process for 5 s more.
+        await Promise.race([cancel(live), sleep(CANCEL_SECONDS * 1000, undefined, { ref: false })]);
         await Promise.allSettled(live.inHand);
       }
       if (lost > 0)
