@@ -12,18 +12,18 @@ import { SIGNAL_COPY_WINDOW_MS } from './program.ts';
 const rabbit = useTestConnection();
 
 // The three ways the READMEs and a learner start lesson 01's receiver.
-const ways = {
-  'npm run lesson:01 --': (queue: string) => [
+const ways: Record<string, (queue: string) => [string, string[]]> = {
+  'npm run lesson:01 --': (queue) => [
     'npm',
     ['run', '--silent', 'lesson:01', '--', 'receive', '--queue', queue],
   ],
-  'npx tsx': (queue: string) => ['npx', ['tsx', '01-hello-world/receive.ts', '--queue', queue]],
-  'node --import tsx': (queue: string) => [
+  'npx tsx': (queue) => ['npx', ['tsx', '01-hello-world/receive.ts', '--queue', queue]],
+  'node --import tsx': (queue) => [
     process.execPath,
     ['--import', 'tsx', '01-hello-world/receive.ts', '--queue', queue],
   ],
-} as const;
-type Way = keyof typeof ways;
+};
+type Way = 'npm run lesson:01 --' | 'npx tsx' | 'node --import tsx';
 
 /** Ends whatever is left of a test's process group. */
 function stop(group: number) {
@@ -52,8 +52,8 @@ async function startReceiver(
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ receiver: Running; pid: number }> {
   const queue = rabbit.own(uniqueName('signals'));
-  const [command, args] = ways[way](queue);
-  const child = spawn(command, [...args], {
+  const [command, args] = ways[way]!(queue);
+  const child = spawn(command, args, {
     cwd: repoRoot,
     env: { ...process.env, NODE_OPTIONS: '', FORCE_COLOR: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,7 +4,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { rabbitmq } from './errors/amqp.ts';
 import { CourseError, type Explainer, explain } from './errors.ts';
-import { type Flags, HelpRequested, type Program, parseOptions, type Values } from './flags.ts';
+import { type Flags, flagsNpmTook, HelpRequested, type Program, parseOptions, type Values } from './flags.ts';
 import { type Log, logger } from './logger.ts';
 
 export interface RunContext {
@@ -81,6 +81,12 @@ export async function run<S extends Flags>(
   services: readonly Explainer[] = [rabbitmq],
 ): Promise<number> {
   const debug = argv.includes('--debug');
+  const npmTook = flagsNpmTook(program, argv);
+  if (npmTook) {
+    process.stderr.write(`${npmTook}\n`);
+    process.exitCode = 2;
+    return 2;
+  }
   let options: Values<S>;
   try {
     options = parseOptions(program, argv);
