@@ -25,6 +25,8 @@ export interface KeepConsumingOptions {
   /** Ctrl+C (from runMain): stop taking messages, let the broker have back what is unacked. */
   signal: AbortSignal;
   log: Log;
+  /** Said once (log.warn) when nothing has arrived `seconds` after the consumer started: a queue nobody sends to. */
+  quiet?: { seconds: number; note: string };
 }
 
 export interface ConsumeOutcome {
@@ -75,6 +77,8 @@ export function keepConsuming(
     let done = false;
     let current: Live | undefined;
     let reconnects = 0;
+    let arrived = false;
+    let quietTimer: NodeJS.Timeout | undefined;
 
     interface Live {
       channel: Channel;
@@ -100,6 +104,7 @@ export function keepConsuming(
     const finish = async (reason: ConsumeOutcome['reason'] | Error) => {
       if (done) return;
       done = true;
+      clearTimeout(quietTimer);
       signal.removeEventListener('abort', onAbort);
       connection.off('connect', onReconnect);
       connection.off('reconnect-failed', onGiveUp);
@@ -125,6 +130,8 @@ export function keepConsuming(
       onMessage: (m: ConsumeMessage | null) => unknown,
       message: ConsumeMessage | null,
     ) => {
+      arrived = true;
+      clearTimeout(quietTimer);
       if (message === null) {
         void Promise.resolve(onMessage(null)).catch(() => {});
         log.warn(
@@ -179,6 +186,13 @@ export function keepConsuming(
         live.noAck = consumeOptions?.noAck ?? false;
         live.registered = consume(queue, (message) => onDelivery(live, onMessage, message), consumeOptions);
         const reply = await live.registered;
+        const { quiet } = options;
+        if (quiet && reconnects === 0 && !arrived) {
+          quietTimer = setTimeout(() => {
+            if (!arrived && !done) log.warn(quiet.note);
+          }, quiet.seconds * 1000);
+          quietTimer.unref(); // a hint: it keeps nothing running
+        }
         if (reconnects > 0)
           log.info(`Reconnected to ${maskUrl(connection.url)}; consuming from ${queue} again.`);
         return reply;
