@@ -61,7 +61,10 @@ async function startReceiver(
   });
   const receiver = new Running(child);
   const first = await within(60, receiver, receiver.waitFor(/Waiting for messages/));
-  const pid = Number(/\(pid (\d+)\)/.exec(first)?.[1]);
+  // The pid ends the program's first line (its queue note, or this one).
+  const pid = Number(
+    /\(pid (\d+)\)/.exec(receiver.lines.find((line) => /\(pid \d+\)/.test(line)) ?? first)?.[1],
+  );
   expect(pid).toBeGreaterThan(0);
   return { receiver, pid };
 }
