@@ -4,6 +4,7 @@ import { connect } from '../shared/connection.ts';
 import { keepConsuming } from '../shared/consume.ts';
 import { countFlag, defineProgram, queueFlag, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
+import { createdNote, QUIET_SECONDS, queueExists, quietNote } from '../shared/queues.ts';
 
 export const program = defineProgram({
   name: 'receive',
@@ -20,6 +21,9 @@ export async function receive(options: Values<typeof program.flags>, { log, sign
   // recover: a receiver is long-lived, so it reconnects if the broker restarts.
   const connection = await connect({ log, recover: true, name: 'lesson 01 receive' });
   try {
+    // A queue this program creates has had no sender yet: a misspelt --queue would wait in silence.
+    let created = !(await queueExists(connection, queue));
+    const quiet = created ? { seconds: QUIET_SECONDS, note: quietNote(queue, 'send') } : undefined;
     // keepConsuming runs this setup again after every reconnect, and ends after --count or Ctrl+C.
     const { handled } = await keepConsuming(
       connection,
@@ -27,6 +31,8 @@ export async function receive(options: Values<typeof program.flags>, { log, sign
         // The same declaration as send.ts: whichever program starts first creates the queue.
         // A quorum queue, as the official tutorial declares it since 2026: see the README.
         await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+        if (created) log.warn(createdNote(queue));
+        created = false; // after a reconnect the queue is ours from before
         log.info(` [*] Waiting for messages in ${queue}. To exit press CTRL+C`);
         // #region consume
         return channel.consume(queue, (message) => {
@@ -37,7 +43,7 @@ export async function receive(options: Values<typeof program.flags>, { log, sign
         });
         // #endregion
       },
-      { count: options.count, signal, log },
+      { count: options.count, signal, log, quiet },
     );
     return handled;
   } finally {

@@ -3,6 +3,7 @@
 import { connect, refused } from '../shared/connection.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
+import { producerNote, queueExists } from '../shared/queues.ts';
 
 export const program = defineProgram({
   name: 'send',
@@ -27,9 +28,19 @@ export async function send(
     // #endregion
     // Declaring is idempotent: both programs declare, so whichever starts first creates the queue.
     // A quorum queue, as the official tutorial declares it since 2026: see the README.
+    // Asked first, so a misspelt --queue is not a silent success: see shared/queues.ts.
+    const existed = await queueExists(connection, options.queue);
     // #region declare
-    await channel.assertQueue(options.queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    const { consumerCount } = await channel.assertQueue(options.queue, {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum' },
+    });
     // #endregion
+    const note = producerNote(options.queue, existed, consumerCount, {
+      items: 'messages',
+      reader: 'a receiver',
+    });
+    if (note) log.warn(note);
     // #region send
     channel.sendToQueue(options.queue, Buffer.from(options.message));
     await channel.waitForConfirms().catch(refused(options.queue, 'the message'));

@@ -2,6 +2,7 @@
 import { connect, refused, sendToQueue } from '../shared/connection.ts';
 import { defineProgram, queueFlag, queueTypeFlag, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
+import { producerNote, queueExists } from '../shared/queues.ts';
 
 export const program = defineProgram({
   name: 'new-task',
@@ -37,7 +38,14 @@ export async function newTask(options: Values<typeof program.flags>, { log }: Pi
     const channel = await connection.confirmChannel();
     // durable: the queue itself survives a broker restart (workers declare it the same way).
     const { queue, queueType } = options;
-    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': queueType } });
+    // Asked first, so a misspelt --queue is not a silent success: see shared/queues.ts.
+    const existed = await queueExists(connection, queue);
+    const { consumerCount } = await channel.assertQueue(queue, {
+      durable: true,
+      arguments: { 'x-queue-type': queueType },
+    });
+    const note = producerNote(queue, existed, consumerCount, { items: 'tasks', reader: 'a worker' });
+    if (note) log.warn(note);
     // #region publish
     for (const task of tasks) {
       // persistent: the message is written to disk, so it survives the restart too.

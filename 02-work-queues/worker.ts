@@ -11,6 +11,7 @@ import {
   type Values,
 } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
+import { createdNote, QUIET_SECONDS, queueExists, quietNote } from '../shared/queues.ts';
 import { simulateWork } from '../shared/work.ts';
 
 export const program = defineProgram({
@@ -45,11 +46,14 @@ export async function work(options: Values<typeof program.flags>, { log, signal 
     log.info(` [x] ${name} done '${task}'`);
   };
 
+  let created = false;
   // The lesson's setup. keepConsuming runs it again after every reconnect, and ends after --count or Ctrl+C.
   const setup = async (channel: Channel) => {
     // durable: the queue outlives a broker restart. Quorum or classic: see the README.
     // #region declare
     await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
+    if (created) log.warn(createdNote(queue));
+    created = false; // after a reconnect the queue is ours from before
     // Fair dispatch: a busy worker gets no new task until it acks the last (no effect with --no-ack).
     await channel.prefetch(options.prefetch);
     // #endregion
@@ -70,7 +74,10 @@ export async function work(options: Values<typeof program.flags>, { log, signal 
 
   const connection = await connect({ log, recover: true, name: `lesson 02 worker ${name}` });
   try {
-    return (await keepConsuming(connection, setup, { count: options.count, signal, log })).handled;
+    // A queue this program creates has had no sender yet: a misspelt --queue would wait in silence.
+    created = !(await queueExists(connection, queue));
+    const quiet = created ? { seconds: QUIET_SECONDS, note: quietNote(queue, 'new-task') } : undefined;
+    return (await keepConsuming(connection, setup, { count: options.count, signal, log, quiet })).handled;
   } finally {
     await connection.close();
   }

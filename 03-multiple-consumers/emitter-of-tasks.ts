@@ -3,6 +3,7 @@ import { connect, refused, sendToQueue } from '../shared/connection.ts';
 import { defineProgram, queueFlag, queueTypeFlag, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
 import { offerAdminPanel } from '../shared/prompts.ts';
+import { producerNote, queueExists } from '../shared/queues.ts';
 import { countTasks, readTasks } from './tasks-file.ts';
 
 export const program = defineProgram({
@@ -38,7 +39,14 @@ export async function emitTasks(options: Values<typeof program.flags>, { log, si
   try {
     // A confirm channel: the broker tells us when it has each task (written to disk: persistent).
     const channel = await connection.confirmChannel();
-    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
+    // Asked first, so a misspelt --queue is not a silent success: see shared/queues.ts.
+    const existed = await queueExists(connection, queue);
+    const { consumerCount } = await channel.assertQueue(queue, {
+      durable: true,
+      arguments: { 'x-queue-type': options.queueType },
+    });
+    const note = producerNote(queue, existed, consumerCount, { items: 'tasks', reader: 'a worker' });
+    if (note) log.warn(note);
     // #region publish
     for await (const task of readTasks(file, options.maxRowBytes)) {
       if (signal.aborted) break;

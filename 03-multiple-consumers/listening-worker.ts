@@ -11,6 +11,7 @@ import {
   type Values,
 } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
+import { createdNote, QUIET_SECONDS, queueExists, quietNote } from '../shared/queues.ts';
 import { simulateWork } from '../shared/work.ts';
 
 export const program = defineProgram({
@@ -35,11 +36,16 @@ export async function listen(options: Values<typeof program.flags>, { log, signa
   const { name, queue } = options;
   const connection = await connect({ log, recover: true, name: `lesson 03 listening-worker ${name}` });
   try {
+    // A queue this program creates has had no sender yet: a misspelt --queue would wait in silence.
+    let created = !(await queueExists(connection, queue));
+    const quiet = created ? { seconds: QUIET_SECONDS, note: quietNote(queue, 'the emitter') } : undefined;
     // keepConsuming runs this setup again after every reconnect, and ends after --count or Ctrl+C.
     const { handled } = await keepConsuming(
       connection,
       async (channel) => {
         await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
+        if (created) log.warn(createdNote(queue));
+        created = false; // after a reconnect the queue is ours from before
         // #region prefetch
         await channel.prefetch(1); // fair dispatch: a busy worker gets no new task until it acks this one
         // #endregion
@@ -56,7 +62,7 @@ export async function listen(options: Values<typeof program.flags>, { log, signa
           log.info(` [x] ${name} done ${task.split(' ')[0]} at ${clock()} (${seconds.toFixed(2)} s of work)`);
         });
       },
-      { count: options.count, signal, log },
+      { count: options.count, signal, log, quiet },
     );
     return handled;
   } finally {

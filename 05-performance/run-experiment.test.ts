@@ -6,9 +6,11 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, test } from '@jest/globals';
 import { managementAuth } from '../shared/config.ts';
 import { brokerUrls } from '../shared/connection.ts';
+import { SIGNAL_COPY_WINDOW_MS } from '../shared/program.ts';
 import { repoRoot } from '../shared/repo-root.ts';
 import { eventually, start } from '../test/testing.ts';
 
@@ -130,6 +132,7 @@ describe('run-experiment', () => {
       await eventually(async () => pids.every((pid) => state(pid) === 'T'), 'the children frozen');
       process.kill(-child.pid!, 'SIGINT');
       await eventually(async () => pids.every((pid) => pending(pid, 'SIGINT')), 'the first stop sent on');
+      await sleep(SIGNAL_COPY_WINDOW_MS); // sooner, it would be a copy of the first (program.ts)
       process.kill(-child.pid!, 'SIGINT'); // the impatient second Ctrl+C
       const [code] = await exited;
       expect(code).toBe(130);

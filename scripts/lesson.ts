@@ -1,5 +1,6 @@
 // npm run lesson:NN [-- program [flags]]: runs one program of a lesson; asks which when none is named.
 import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { select } from '@inquirer/prompts';
 import { repoRoot } from '../shared/repo-root.ts';
@@ -36,8 +37,11 @@ if (!found.programs.includes(program)) {
   process.exit(2);
 }
 
-// The program handles Ctrl+C itself (it closes cleanly); the menu only waits and passes on its exit code.
-process.on('SIGINT', () => {});
+// The program handles Ctrl+C itself (it closes cleanly); the menu only passes signals on and then
+// its exit code. A terminal's Ctrl+C reaches the program directly too: runMain counts the copies of
+// one signal as one. (package.json starts this with `exec tsx`: without exec, npm's sh dies of the
+// signal, and npm returns to the prompt before the program has said Goodbye.)
+process.on('SIGINT', () => child.kill('SIGINT'));
 process.on('SIGTERM', () => child.kill('SIGTERM'));
 const child = spawn(
   process.execPath,
@@ -47,5 +51,5 @@ const child = spawn(
   },
 );
 child.on('exit', (code, signal) => {
-  process.exitCode = code ?? (signal ? 128 + 2 : 1);
+  process.exitCode = code ?? (signal ? 128 + constants.signals[signal] : 1);
 });

@@ -27,6 +27,7 @@ import {
   waitFor,
 } from './services/common.ts';
 import { ensureRabbitmq4, stopRabbitmq4 } from './services/rabbitmq4.ts';
+import { restartBroker } from './services/restart.ts';
 
 interface Service {
   name: string;
@@ -263,7 +264,9 @@ const extra = ['rabbitmq4'];
 /** Exit code: 0 all up, 1 a service could not be made to answer, 2 a bad argument. */
 export async function services(argv: string[]): Promise<number> {
   const stop = argv.includes('--stop');
-  const names = argv.filter((arg) => arg !== '--stop');
+  // npm run broker -- restart (npm run broker is `services rabbitmq`).
+  const restart = argv.includes('restart');
+  const names = argv.filter((arg) => arg !== '--stop' && arg !== 'restart');
   const known = [...Object.keys(all), ...extra];
   const unknown = names.find((name) => !known.includes(name));
   if (unknown !== undefined) {
@@ -274,7 +277,12 @@ export async function services(argv: string[]): Promise<number> {
     say('--stop stops only the RabbitMQ 4 this script started: npm run services -- rabbitmq4 --stop.');
     return 2;
   }
+  if (restart && (names.length !== 1 || names[0] !== 'rabbitmq' || stop)) {
+    say("restart restarts only the learner's RabbitMQ: npm run broker -- restart.");
+    return 2;
+  }
   try {
+    if (restart) return await restartBroker();
     if (stop) return (await stopRabbitmq4()) ? 0 : 1;
     const wanted = names.length ? names : Object.keys(all);
     let ok = true;

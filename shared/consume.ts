@@ -25,6 +25,8 @@ export interface KeepConsumingOptions {
   /** Ctrl+C (from runMain): stop taking messages, let the broker have back what is unacked. */
   signal: AbortSignal;
   log: Log;
+  /** Said once (log.warn) when nothing has arrived `seconds` after the consumer started: a queue nobody sends to. */
+  quiet?: { seconds: number; note: string };
 }
 
 export interface ConsumeOutcome {
@@ -75,6 +77,8 @@ export function keepConsuming(
     let done = false;
     let current: Live | undefined;
     let reconnects = 0;
+    let arrived = false;
+    let quietTimer: NodeJS.Timeout | undefined;
 
     interface Live {
       channel: Channel;
@@ -100,6 +104,7 @@ export function keepConsuming(
     const finish = async (reason: ConsumeOutcome['reason'] | Error) => {
       if (done) return;
       done = true;
+      clearTimeout(quietTimer);
       signal.removeEventListener('abort', onAbort);
       connection.off('connect', onReconnect);
       connection.off('reconnect-failed', onGiveUp);
@@ -108,7 +113,8 @@ export function keepConsuming(
         // After cancel-ok the broker sends nothing more: every late delivery is counted by then.
         // Bounded: a broker that stopped answering (a quorum queue without its leader) must not
         // keep a finished program, or its Ctrl+C, waiting.
-        await Promise.race([cancel(live), sleep(CANCEL_SECONDS * 1000)]);
+        // The timer is unref'd: once cancel-ok has come, it must not hold the process for 5 s more.
+        await Promise.race([cancel(live), sleep(CANCEL_SECONDS * 1000, undefined, { ref: false })]);
         await Promise.allSettled(live.inHand);
       }
       if (lost > 0)
@@ -124,6 +130,8 @@ export function keepConsuming(
       onMessage: (m: ConsumeMessage | null) => unknown,
       message: ConsumeMessage | null,
     ) => {
+      arrived = true;
+      clearTimeout(quietTimer);
       if (message === null) {
         void Promise.resolve(onMessage(null)).catch(() => {});
         log.warn(
@@ -178,6 +186,13 @@ export function keepConsuming(
         live.noAck = consumeOptions?.noAck ?? false;
         live.registered = consume(queue, (message) => onDelivery(live, onMessage, message), consumeOptions);
         const reply = await live.registered;
+        const { quiet } = options;
+        if (quiet && reconnects === 0 && !arrived) {
+          quietTimer = setTimeout(() => {
+            if (!arrived && !done) log.warn(quiet.note);
+          }, quiet.seconds * 1000);
+          quietTimer.unref(); // a hint: it keeps nothing running
+        }
         if (reconnects > 0)
           log.info(`Reconnected to ${maskUrl(connection.url)}; consuming from ${queue} again.`);
         return reply;

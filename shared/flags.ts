@@ -221,3 +221,59 @@ function parseNumber(
     throw new UsageError(`${source} must be at most ${flag.max}, not ${text}.`);
   return value;
 }
+
+/**
+ * `npm run lesson:02 worker --name X --count 1`, without the `--`: npm takes the flags as its own
+ * settings and exports them as npm_config_name=X, npm_config_count=true (the 1 stays behind as an
+ * argument), so the program would run without them. Only the program's own flags count: npm sets
+ * many npm_config_* of its own (cache, prefix…). Returns the sentence to print, or undefined.
+ */
+export function flagsNpmTook<S extends Flags>(
+  program: Program<S>,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const script = env.npm_lifecycle_event;
+  if (!script) return undefined;
+  const setting = (name: string) => env[`npm_config_${name.replace(/-/g, '_')}`];
+  const leftover = [...argv];
+  const takeLeftover = () => {
+    const at = leftover.findIndex((arg) => !arg.startsWith('-'));
+    return at === -1 ? undefined : leftover.splice(at, 1)[0];
+  };
+  const taken: string[] = [];
+  const flags: [string, Flag][] = [
+    ...Object.entries(program.flags),
+    ['debug', { type: 'boolean', description: '' }],
+  ];
+  const given = (name: string) =>
+    argv.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`) || arg === `--no-${name}`);
+  const valueless = flags.filter(
+    ([key, flag]) => flag.type !== 'boolean' && !given(kebab(key)) && setting(kebab(key)) === 'true',
+  );
+  for (const [key, flag] of flags) {
+    const name = kebab(key);
+    if (given(name)) continue;
+    if (argv.some((arg) => arg === `--${name}` || arg.startsWith(`--${name}=`) || arg === `--no-${name}`))
+      continue;
+    const value = setting(name);
+    if (flag.type === 'boolean') {
+      // npm reads --no-ack as ack=false, and exports false as an empty string.
+      const negated = name.startsWith('no-') && ['', 'false'].includes(setting(name.slice(3)) ?? 'unset');
+      if (value === 'true' || negated) taken.push(`--${name}`);
+      else if (value === '' || value === 'false') taken.push(`--no-${name}`);
+    } else if (value !== undefined) {
+      // `--count 1`: npm keeps `--count` (as true) and passes the 1 on; with several such flags we
+      // cannot tell which value was whose (npm_config_* come in no order), so we show … instead.
+      const shown = value !== 'true' ? value : valueless.length > 1 ? '…' : takeLeftover();
+      taken.push(`--${name}`, ...(shown === undefined ? [] : [/\s/.test(shown) ? `'${shown}'` : shown]));
+    }
+  }
+  if (valueless.length > 1)
+    leftover.splice(0, leftover.length, ...leftover.filter((arg) => arg.startsWith('-')));
+  if (!taken.length) return undefined;
+  const names = taken.filter((arg) => arg.startsWith('--'));
+  const command = ['npm run', script, '--', program.name, ...taken, ...leftover].join(' ');
+  const them = names.length === 1 ? 'it' : 'them';
+  return `npm kept ${names.join(', ')} for itself, as there was no -- before ${them}: run ${command}`;
+}

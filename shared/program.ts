@@ -4,7 +4,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { rabbitmq } from './errors/amqp.ts';
 import { CourseError, type Explainer, explain } from './errors.ts';
-import { type Flags, HelpRequested, type Program, parseOptions, type Values } from './flags.ts';
+import { type Flags, flagsNpmTook, HelpRequested, type Program, parseOptions, type Values } from './flags.ts';
 import { type Log, logger } from './logger.ts';
 
 export interface RunContext {
@@ -26,7 +26,7 @@ export function isEntryPoint(meta: ImportMeta): boolean {
 
 /**
  * Runs a program when its file is the entry point: parses flags, turns errors into one sentence
- * and an exit code, and turns Ctrl+C into a clean stop (exit 130). Uses process.exitCode, never
+ * and an exit code, and turns Ctrl+C into a clean stop (exit 130; 143 for SIGTERM). Uses process.exitCode, never
  * process.exit, so output is never cut off. `services` are the explainers of the services the
  * program talks to (RabbitMQ's unless it says otherwise), for an error that reaches this far.
  */
@@ -60,6 +60,20 @@ function withPid(log: Log): Log {
   };
 }
 
+/**
+ * One signal can arrive two or three times: a terminal's Ctrl+C, `timeout` or a closed terminal
+ * signal the whole process group, and npm, npx or the lesson launcher pass their own copy on. The
+ * copies come within a few milliseconds of each other (tens on a loaded machine); a person who
+ * presses Ctrl+C again because the first seemed to do nothing has read the line it printed first,
+ * which takes longer than a second. So: the same signal within 1 s is the same signal.
+ */
+export const SIGNAL_COPY_WINDOW_MS = 1000;
+
+/** The shell's convention: 128 + the signal's number (SIGINT 2 gives 130, SIGTERM 15 gives 143). */
+function exitCodeOf(signal: NodeJS.Signals): number {
+  return signal === 'SIGTERM' ? 143 : 130;
+}
+
 export async function run<S extends Flags>(
   program: Program<S>,
   main: (options: Values<S>, context: RunContext) => Promise<unknown>,
@@ -67,6 +81,12 @@ export async function run<S extends Flags>(
   services: readonly Explainer[] = [rabbitmq],
 ): Promise<number> {
   const debug = argv.includes('--debug');
+  const npmTook = flagsNpmTook(program, argv);
+  if (npmTook) {
+    process.stderr.write(`${npmTook}\n`);
+    process.exitCode = 2;
+    return 2;
+  }
   let options: Values<S>;
   try {
     options = parseOptions(program, argv);
@@ -85,13 +105,17 @@ export async function run<S extends Flags>(
     logger(typeof named === 'string' ? `${program.name}-${named}` : program.name, { debug }),
   );
   const controller = new AbortController();
-  let interrupts = 0;
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) {
+    const now = Date.now();
+    if (first) {
+      // The same signal again within the window is a copy (the process group's and npm's or the
+      // launcher's relay of it arrive milliseconds apart), not a person asking again.
+      if (signal === first.signal && now - first.at < SIGNAL_COPY_WINDOW_MS) return;
       log.warn('Second interrupt: exiting now.');
-      process.exit(130);
+      process.exit(exitCodeOf(signal));
     }
+    first = { signal, at: now };
     log.warn(`${signal === 'SIGINT' ? 'Ctrl+C' : signal}: finishing what the broker is waiting for…`);
     controller.abort();
   };
@@ -112,17 +136,21 @@ export async function run<S extends Flags>(
   });
   try {
     await main(options, { log, signal: controller.signal });
-    process.exitCode = controller.signal.aborted ? 130 : 0;
+    process.exitCode = first ? exitCodeOf(first.signal) : 0;
   } catch (error) {
     if (controller.signal.aborted && !(error instanceof CourseError)) {
       log.debug(`After the interrupt: ${(error as Error).message}`);
-      process.exitCode = 130;
+      process.exitCode = exitCodeOf(first?.signal ?? 'SIGINT');
     } else {
       process.exitCode = fail(error);
     }
   }
   if (controller.signal.aborted) log.info('Closing connection. Goodbye.');
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  // After a signal the handlers stay: a relayed copy may still be on its way (tsx waits 30 ms
+  // before relaying), and without a handler it would kill the process as it ends, exit code lost.
+  if (!first) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   return process.exitCode;
 }
