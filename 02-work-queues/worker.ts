@@ -52,11 +52,11 @@ export async function work(options: Values<typeof program.flags>, { log, signal 
     // durable: the queue outlives a broker restart. Quorum or classic: see the README.
     // #region declare
     await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': options.queueType } });
-    if (created) log.warn(createdNote(queue));
-    created = false; // after a reconnect the queue is ours from before
     // Fair dispatch: a busy worker gets no new task until it acks the last (no effect with --no-ack).
     await channel.prefetch(options.prefetch);
     // #endregion
+    if (created) log.warn(createdNote(queue));
+    created = false; // after a reconnect the queue is ours from before
     let turn = Promise.resolve(); // one task at a time, in delivery order, whatever the prefetch
     const onMessage = (message: ConsumeMessage | null) => {
       if (!message) return; // the broker cancelled us (queue deleted)
