@@ -131,6 +131,50 @@ describe('direct routing: the routing key must equal a binding key', () => {
   });
 });
 
+describe("beside the official tutorial's topic programs (topic_logs declared durable: false, as they do)", () => {
+  test("the course's receive-logs-topic gets a tutorial-style emit_log_topic.js's line, and a tutorial-style receiver the course emitter's", async () => {
+    const exchange = rabbit.ownExchange(uniqueName('topic_logs'));
+    const receiver = start('09-routing-and-topics/receive-logs-topic', [
+      '--exchange',
+      exchange,
+      '--count',
+      '2',
+      'kern.*',
+    ]);
+    await receiver.waitFor(/Waiting for kern\.\* in/);
+    // receive_logs_topic.js "*.critical", as the tutorial writes it.
+    const tutorial = await rabbit.connection.createChannel();
+    await tutorial.assertExchange(exchange, 'topic', { durable: false });
+    const { queue } = await tutorial.assertQueue('', { exclusive: true });
+    await tutorial.bindQueue(queue, exchange, '*.critical');
+    const got = new Promise<string>((resolve) => {
+      void tutorial.consume(queue, (msg) => msg && resolve(`${msg.fields.routingKey}:${msg.content}`), {
+        noAck: true,
+      });
+    });
+    // emit_log_topic.js kern.info, as the tutorial writes it (no confirms).
+    tutorial.publish(exchange, 'kern.info', Buffer.from('from the tutorial'));
+    await receiver.waitFor(/ \[x\] kern\.info:'from the tutorial'/);
+    expect(
+      (
+        await runProgram('09-routing-and-topics/emit-log-topic', [
+          '--exchange',
+          exchange,
+          'kern.critical',
+          'from the course',
+        ])
+      ).code,
+    ).toBe(0);
+    expect(await got).toBe('kern.critical:from the course');
+    expect((await receiver.exited).code).toBe(0);
+    expect(receiver.matching(/^ \[x\] /)).toEqual([
+      " [x] kern.info:'from the tutorial'",
+      " [x] kern.critical:'from the course'",
+    ]);
+    await tutorial.close();
+  });
+});
+
 describe('mistakes end in one sentence, a non-zero exit, no stack', () => {
   test.each<[string, string, string[], RegExp]>([
     ['no severity given', 'receive-logs-direct', [], /^Give at least one severity to receive/],

@@ -67,6 +67,20 @@ describe('AMQP reply codes', () => {
     expect(explained.message).toContain(`'${exchange}'`);
   });
 
+  test('404 on binding a queue to an exchange that does not exist names the exchange', async () => {
+    const exchange = unique('no-such-logs');
+    const explained = sentence(
+      await failure(async (channel) => {
+        const { queue } = await channel.assertQueue('', { exclusive: true });
+        await channel.bindQueue(queue, exchange, '');
+      }),
+    );
+    expect(explained.code).toBe('EXCHANGE_NOT_FOUND');
+    expect(explained.message).toBe(
+      `The exchange '${exchange}' does not exist: start the program that declares it first, or check its name.`,
+    );
+  });
+
   test('406 on a queue redeclared with other arguments names the queue and both values', async () => {
     const queue = unique('redeclared');
     queues.push(queue);
