@@ -111,4 +111,39 @@ describe('lesson 08 under faults', () => {
     await channel.deleteQueue(queue);
     await connection.close();
   });
+  // Lesson 09's receivers share this file's node (slot 10 is both lessons'): files of one slot must not run side by side.
+  test('lesson 09: the broker closes receive-logs-topic’s connection; it binds its patterns again and gets what comes after', async () => {
+    const exchange = uniqueName('topic_logs');
+    const receiver = start(
+      '09-routing-and-topics/receive-logs-topic',
+      ['--exchange', exchange, '--count', '2', 'kern.*', '*.critical'],
+      env(),
+    );
+    await receiver.waitFor(/Waiting for kern\.\* \*\.critical in/);
+    const before = await runProgram(
+      '09-routing-and-topics/emit-log-topic',
+      ['--exchange', exchange, 'kern.critical', 'before'],
+      env(),
+    );
+    expect(before.code).toBe(0);
+    await receiver.waitFor(/ \[x\] kern\.critical:'before'/);
+    await closeConnection(
+      node.managementUrl,
+      await connectionNamed(node.managementUrl, 'lesson 09 receive-logs-topic'),
+    );
+    await within(60, receiver, receiver.waitFor(/Reconnected to .*consuming from amq\.gen-/));
+    // Both bindings are back: a key matching only the second pattern arrives.
+    const after = await runProgram(
+      '09-routing-and-topics/emit-log-topic',
+      ['--exchange', exchange, 'cron.critical', 'after'],
+      env(),
+    );
+    expect(after.stderr).not.toContain('reached no queue');
+    const exit = await within(60, receiver, receiver.exited);
+    expect(exit.code).toBe(0);
+    expect(receiver.matching(/^ \[x\] /)).toEqual([
+      " [x] kern.critical:'before'",
+      " [x] cron.critical:'after'",
+    ]);
+  });
 });
