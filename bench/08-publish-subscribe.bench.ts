@@ -23,18 +23,32 @@ interface Figures {
 }
 
 /** Binds `queues` consumed queues to a fresh fanout, runs `emit`, and times it and the slowest queue. */
-async function measure(queues: number, emit: (exchange: string) => Promise<unknown>): Promise<Figures> {
+async function measure(
+  queues: number,
+  emit: (exchange: string) => Promise<unknown>,
+  durable = false,
+): Promise<Figures> {
   const exchange = `bench-fanout-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
   const connection = await amqp.connect(url);
+  let cleanup: string[] = [];
   try {
     const channel = await connection.createChannel();
     await channel.assertExchange(exchange, 'fanout', { durable: false });
+    const owned: string[] = [];
+    cleanup = owned;
     let done = 0;
     let allIn: () => void = () => {};
     const delivered = new Promise<void>((resolve) => (allIn = resolve));
     let slowestAt = 0;
     for (let q = 0; q < queues; q++) {
-      const { queue } = await channel.assertQueue('', { exclusive: true });
+      // durable: classic queues that write persistent messages to disk; else exclusive, in memory.
+      const { queue } = durable
+        ? await channel.assertQueue(`${exchange}-${q}`, {
+            durable: true,
+            arguments: { 'x-queue-type': 'classic' },
+          })
+        : await channel.assertQueue('', { exclusive: true });
+      if (durable) owned.push(queue);
       await channel.bindQueue(queue, exchange, '');
       let got = 0;
       await channel.consume(
@@ -59,7 +73,9 @@ async function measure(queues: number, emit: (exchange: string) => Promise<unkno
   } finally {
     await connection.close();
     const cleaner = await amqp.connect(url);
-    await (await cleaner.createChannel()).deleteExchange(exchange).catch(() => {});
+    const cleaning = await cleaner.createChannel();
+    await cleaning.deleteExchange(exchange).catch(() => {});
+    for (const queue of cleanup) await cleaning.deleteQueue(queue).catch(() => {});
     await cleaner.close();
   }
 }
@@ -70,17 +86,24 @@ const course = (exchange: string) =>
     signal: new AbortController().signal,
   });
 const raw = (exchange: string) => rawFanout(url, exchange, COUNT);
+const rawPersistent = (exchange: string) => rawFanout(url, exchange, COUNT, true);
 
 export default async function bench(): Promise<void> {
   for (const queues of [1, 10, 100]) {
-    const figures: Record<'course' | 'raw', Figures[]> = { course: [], raw: [] };
+    const figures: Record<'course' | 'raw' | 'persistent', Figures[]> = {
+      course: [],
+      raw: [],
+      persistent: [],
+    };
     for (let round = 0; round < ROUNDS; round++) {
       figures.course.push(await measure(queues, course));
       figures.raw.push(await measure(queues, raw));
+      figures.persistent.push(await measure(queues, rawPersistent, true));
     }
     for (const [name, label] of [
       ['course', 'emit-log'],
       ['raw', 'plain amqplib'],
+      ['persistent', 'amqplib persistent, durable'],
     ] as const) {
       const publish = median(figures[name].map((f) => f.publish));
       const slowest = median(figures[name].map((f) => f.slowest));
