@@ -49,6 +49,11 @@ const defaultQueues: Record<string, { queue: string; options: Options.AssertQueu
       flag: '--queue',
     },
   ],
+  '09': ['tasks.quick', 'tasks.long'].map((queue) => ({
+    queue,
+    options: { durable: true, arguments: { 'x-queue-type': 'quorum' } },
+    flag: '--queue-prefix',
+  })),
 };
 
 /** Turns a failure into the likely cause and where to read about it. */
@@ -204,10 +209,13 @@ export async function check(
   // Refused before any lesson runs: a typo should not cost the minutes of the lessons before it.
   const unknown = chosen.find((lesson) => typeof lesson === 'string');
   if (unknown !== undefined)
-    throw new CourseError(`There is no lesson ${unknown}: choose from 01 to 07.`, {
-      code: 'USAGE',
-      exitCode: 2,
-    });
+    throw new CourseError(
+      `There is no lesson ${unknown}: choose from 01 to ${lessons().at(-1)?.number ?? '01'}.`,
+      {
+        code: 'USAGE',
+        exitCode: 2,
+      },
+    );
   const known = chosen.filter((lesson): lesson is Lesson => typeof lesson !== 'string');
   const last = readProgress();
   const progress = checkProgress(known, say, {

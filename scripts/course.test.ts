@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { withTimeout } from '../shared/errors.ts';
 import { repoRoot } from '../shared/repo-root.ts';
 import { Running, runProgram, testConnection, uniqueName } from '../test/testing.ts';
+import { lessons } from './lessons.ts';
 import { cell, paneSize, pngSize, renderPanes } from './terminal-render.ts';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'course-'));
@@ -17,12 +18,13 @@ beforeAll(async () => {
 afterAll(() => rabbit.close());
 
 describe('the course menu', () => {
-  test('without a terminal it lists the seven lessons with progress and exits 0; a check’s result shows in it', async () => {
+  test('without a terminal it lists every lesson folder with progress, Part II where lesson 08 begins, and exits 0; a check’s result shows in it', async () => {
     const progress = join(scratch(), 'progress.json');
     const before = await runProgram('scripts/course', [], { COURSE_PROGRESS_FILE: progress });
     expect(before.code).toBe(0);
     const lines = before.stdout.split('\n').filter((line) => /^\S \d\d /.test(line));
-    expect(lines).toHaveLength(7);
+    expect(lines).toHaveLength(lessons().length);
+    expect(before.stdout).toMatch(/^Part II: you can take lessons 08-12 after lesson 02\n• 08 /m);
     expect(lines.every((line) => line.startsWith('•'))).toBe(true);
 
     // Its own name for lesson 01's queue: the preflight then judges no queue a learner left behind.

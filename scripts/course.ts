@@ -22,7 +22,12 @@ export function lessonList(): string {
             ` (checked ${check.at.slice(0, 10)}: ${check.passed} passed${check.failed ? `, ${check.failed} failed` : ''})`,
           )
         : '';
-      return `${mark} ${lesson.number}  ${lesson.title}${note}`;
+      // Lessons 08 on need only 01-02: the menu says so where they begin.
+      const part =
+        lesson.number === '08'
+          ? `${chalk.bold('Part II: you can take lessons 08-12 after lesson 02')}\n`
+          : '';
+      return `${part}${mark} ${lesson.number}  ${lesson.title}${note}`;
     })
     .join('\n');
 }

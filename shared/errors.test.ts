@@ -67,6 +67,20 @@ describe('AMQP reply codes', () => {
     expect(explained.message).toContain(`'${exchange}'`);
   });
 
+  test('404 on binding a queue to an exchange that does not exist names the exchange', async () => {
+    const exchange = unique('no-such-logs');
+    const explained = sentence(
+      await failure(async (channel) => {
+        const { queue } = await channel.assertQueue('', { exclusive: true });
+        await channel.bindQueue(queue, exchange, '');
+      }),
+    );
+    expect(explained.code).toBe('EXCHANGE_NOT_FOUND');
+    expect(explained.message).toBe(
+      `The exchange '${exchange}' does not exist: start the program that declares it first, or check its name.`,
+    );
+  });
+
   test('406 on a queue redeclared with other arguments names the queue and both values', async () => {
     const queue = unique('redeclared');
     queues.push(queue);
@@ -78,6 +92,32 @@ describe('AMQP reply codes', () => {
     expect(explained.message).toContain(
       `The queue '${queue}' already exists with other settings (durable is 'true', this program asks for 'false')`,
     );
+  });
+
+  test('406 on an exchange redeclared with another type or durability names the exchange and both values', async () => {
+    const exchange = unique('redeclared-exchange');
+    const channel = await connection.createChannel();
+    await channel.assertExchange(exchange, 'fanout', { durable: false });
+    try {
+      const type = sentence(await failure((c) => c.assertExchange(exchange, 'direct', { durable: false })));
+      expect(type.code).toBe('EXCHANGE_MISMATCH');
+      expect(type.message).toContain(
+        `The exchange '${exchange}' already exists with other settings (type is fanout, this program asks for direct)`,
+      );
+      const durable = sentence(await failure((c) => c.assertExchange(exchange, 'fanout', { durable: true })));
+      expect(durable.message).toContain('(durable is false, this program asks for true)');
+    } finally {
+      await channel.deleteExchange(exchange);
+      await channel.close();
+    }
+  });
+
+  test("403 on a name with the reserved prefix 'amq.' says so, not that the user lacks permissions", async () => {
+    const explained = sentence(
+      await failure((channel) => channel.assertExchange(unique('amq.mine'), 'fanout', { durable: false })),
+    );
+    expect(explained.code).toBe('RESERVED_NAME');
+    expect(explained.message).toMatch(/^The name 'amq\.mine-[^']+' starts with 'amq\.'/);
   });
 
   test('406 unknown delivery tag: a message acked twice', async () => {

@@ -1,4 +1,4 @@
-// The seven scenes of npm run screenshots, one per lesson. Each types its README's commands (the
+// The scenes of npm run screenshots, one per lesson. Each types its README's commands (the
 // blocks marked for its picture, see commands.ts) into one terminal per terminal the README names,
 // waits for what the README's picture shows, and leaves the broker (and lesson 06's table) as it
 // found them.
@@ -232,6 +232,52 @@ export const scenes: Scene[] = [
         t.type(cluster, c.start);
         await t.waitForExit(cluster, 240);
       });
+    },
+  }),
+  // README "Run it": two receive-logs --count 3, then emit-log --count 3.
+  defineScene({
+    lesson: '08-publish-subscribe',
+    picture: '08-publish-subscribe.png',
+    commands: { receiver: /receive-logs --count 3/, emit: /emit-log --count 3 "info/ },
+    async make(c) {
+      await film('08-publish-subscribe.png', 92, 14, 3, async (t) => {
+        const first = await t.run('terminal 1 — receive-logs', c.receiver);
+        const second = await t.run('terminal 2 — receive-logs', c.receiver);
+        await t.waitFor(first, /Waiting for logs/);
+        await t.waitFor(second, /Waiting for logs/);
+        const emit = await t.run('terminal 3 — emit-log', c.emit);
+        await t.waitFor(emit, /confirmed all 3 lines/);
+        for (const target of [emit, first, second]) await t.waitForExit(target);
+      });
+      await deleteExchange('logs');
+    },
+  }),
+
+  // README "Run it", direct: two receive-logs-direct, then three emit-log-direct in terminal 3.
+  defineScene({
+    lesson: '09-routing-and-topics',
+    picture: '09-routing-and-topics.png',
+    commands: {
+      errors: /receive-logs-direct warning error --count 2/,
+      all: /receive-logs-direct info warning error/,
+      info: /emit-log-direct info/,
+      warning: /emit-log-direct warning/,
+      error: /emit-log-direct error/,
+    },
+    async make(c) {
+      await film('09-routing-and-topics.png', 96, 14, 3, async (t) => {
+        const errors = await t.run('terminal 1 — warning error', c.errors);
+        const all = await t.run('terminal 2 — info warning error', c.all);
+        await t.waitFor(errors, /Waiting for/);
+        await t.waitFor(all, /Waiting for/);
+        const emit = await t.run('terminal 3 — emit-log-direct', c.info);
+        await t.waitForExit(emit);
+        t.type(emit, c.warning);
+        await t.waitForExit(emit);
+        t.type(emit, c.error);
+        for (const target of [emit, errors, all]) await t.waitForExit(target);
+      });
+      await deleteExchange('direct_logs');
     },
   }),
 ];

@@ -34,7 +34,10 @@ function replyCode(error: AmqpError, message: string): number | undefined {
 /** The refinements RabbitMQ gives one reply code, read from the start of its reply text. */
 function kind(code: number, reply: string): string | undefined {
   if (code === 404) return /^NOT_FOUND - no (queue|exchange) /.exec(reply)?.[1];
+  if (code === 406 && /^PRECONDITION_FAILED - inequivalent arg '[^']+' for exchange /.test(reply))
+    return 'inequivalent-exchange';
   if (code === 406 && reply.startsWith('PRECONDITION_FAILED - inequivalent arg')) return 'inequivalent';
+  if (code === 403 && /contains reserved prefix/.test(reply)) return 'reserved-prefix';
   if (code === 406 && reply.startsWith('PRECONDITION_FAILED - unknown delivery tag')) return 'delivery-tag';
   return undefined;
 }
@@ -132,6 +135,23 @@ export const rabbitmq: Explainer = {
             f.detail,
           ) ?? [];
         return `The queue '${queue}' already exists with other settings (${arg} is ${current}, this program asks for ${wanted}): delete it (rabbitmqctl delete_queue ${queue}, or the management UI's Queues tab) or pick another name with --queue.`;
+      },
+    },
+    'amqp:406:inequivalent-exchange': {
+      code: 'EXCHANGE_MISMATCH',
+      say: (f) => {
+        const [, arg, exchange, wanted, current] =
+          /inequivalent arg '([^']+)' for exchange '([^']+)'[^:]*: received '?(.+?)'? but current is '?(.+?)'?$/.exec(
+            f.detail,
+          ) ?? [];
+        return `The exchange '${exchange}' already exists with other settings (${arg} is ${current}, this program asks for ${wanted}): delete it (rabbitmqctl delete_exchange ${exchange}, or the management UI's Exchanges tab) or pick another name with --exchange.`;
+      },
+    },
+    'amqp:403:reserved-prefix': {
+      code: 'RESERVED_NAME',
+      say: (f) => {
+        const name = quoted(f.detail, /name '([^']*)'/);
+        return `The name '${name}' starts with 'amq.', which RabbitMQ keeps for its own exchanges and queues: choose a name without that prefix.`;
       },
     },
     'amqp:406:delivery-tag': {
