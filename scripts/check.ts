@@ -49,6 +49,13 @@ const defaultQueues: Record<string, { queue: string; options: Options.AssertQueu
       flag: '--queue',
     },
   ],
+  '10': [
+    {
+      queue: 'rpc_queue',
+      options: { durable: true, arguments: { 'x-queue-type': 'classic' } },
+      flag: '--queue',
+    },
+  ],
 };
 
 /** Turns a failure into the likely cause and where to read about it. */
