@@ -1,5 +1,6 @@
 // Lesson 10's promises, proven with rpc-server and rpc-client processes run as a learner runs them.
 import { describe, expect, test } from '@jest/globals';
+import { brokerUrl } from '../shared/connection.ts';
 import {
   type Exit,
   expectOneSentence,
@@ -185,6 +186,39 @@ describe('request/reply', () => {
     const exit = await client(queue, '30', '--reply-queue', 'exclusive', '--timeout-seconds', '0.5').exited;
     expect(exit.code).toBe(1);
     await s.waitFor(/could not be delivered \(its client is gone\): dropped\./);
+  });
+});
+
+describe('the event loop and heartbeats', () => {
+  // Heartbeats every second: a connection silent for about two of them is dead to the broker.
+  const env = { AMQP_URL: `${brokerUrl()}?heartbeat=1` };
+  const big = ['--max-n', '1000000'];
+
+  test('a server that blocks the event loop for seconds (fib(1000000) in one go) is disconnected', async () => {
+    const queue = rabbit.own(uniqueName('rpc-block'));
+    const s = start('10-rpc/rpc-server', ['--queue', queue, '--name', 'Blocker', '--blocking', ...big], env);
+    await ready(s);
+    const c = client(queue, '1000000', '--timeout-seconds', '60');
+    await s.waitFor(/Lost the connection to .*; reconnecting/);
+    c.kill('SIGKILL');
+  });
+
+  test('the same request, computed in slices that yield to the event loop, is answered', async () => {
+    const queue = rabbit.own(uniqueName('rpc-yield'));
+    const s = start(
+      '10-rpc/rpc-server',
+      ['--queue', queue, '--name', 'Yielder', '--count', '1', ...big],
+      env,
+    );
+    await ready(s);
+    const exit = await start(
+      '10-rpc/rpc-client',
+      ['--queue', queue, '1000000', '--timeout-seconds', '60'],
+      env,
+    ).exited;
+    expect(exit.stderr).toMatch(/Got 19532821287077577316…68996526838242546875 \(208988 digits\)/);
+    expect(exit.code).toBe(0);
+    expect(s.stderr).not.toContain('Lost the connection');
   });
 });
 
