@@ -53,6 +53,8 @@ interface Request {
   id: string;
   /** Epoch milliseconds after which nobody waits for the reply. */
   deadline: number;
+  /** performance.now() when it was first sent, for --latency. */
+  sentAt: number;
   timer?: NodeJS.Timeout;
 }
 
@@ -84,6 +86,9 @@ export async function call(
   const errors: string[] = [];
   const timedOut: string[] = [];
   const outcome: Outcome = { answered: 0, redelivered: 0, resent: 0, duplicates: 0, unknown: 0 };
+  const latencies: number[] = [];
+  let firstSent = 0;
+  let lastReply = 0;
 
   let resolveDone: () => void = () => {};
   let rejectDone: (error: Error) => void = () => {};
@@ -114,6 +119,8 @@ export async function call(
     finished.add(id);
     clearTimeout(request.timer);
     // #endregion
+    lastReply = performance.now();
+    latencies.push(lastReply - request.sentAt);
     const text = reply.content.toString();
     if (reply.properties.headers?.['x-redelivered']) outcome.redelivered++;
     if (reply.properties.type === 'error') {
@@ -153,7 +160,13 @@ export async function call(
   const pump = () => {
     while (channel && todo.length && waiting.size < options.concurrency && !signal.aborted) {
       const n = todo.shift()!;
-      const request: Request = { n, id: randomUUID(), deadline: Date.now() + timeoutMs };
+      const request: Request = {
+        n,
+        id: randomUUID(),
+        deadline: Date.now() + timeoutMs,
+        sentAt: performance.now(),
+      };
+      firstSent ||= request.sentAt;
       request.timer = setTimeout(() => giveUp(request), timeoutMs);
       waiting.set(request.id, request);
       send(request);
@@ -241,6 +254,14 @@ export async function call(
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     log.info(
       ` [✓] ${outcome.answered} of ${numbers.length} answered in ${seconds} s; redelivered to another server: ${outcome.redelivered}; re-sent after a reconnect: ${outcome.resent}; duplicate replies dropped: ${outcome.duplicates}; unknown replies ignored: ${outcome.unknown}.`,
+    );
+  }
+  if (options.latency && latencies.length) {
+    const sorted = latencies.sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(2);
+    const perSecond = latencies.length / ((lastReply - firstSent) / 1000);
+    log.info(
+      ` [i] ${latencies.length} replies at ${perSecond.toFixed(0)} req/s; reply latency p50 ${at(0.5)} ms, p99 ${at(0.99)} ms`,
     );
   }
   if (timedOut.length) {
