@@ -31,6 +31,11 @@ export const program = defineProgram({
       default: 30,
       description: 'give up on a request with no reply after this long',
     },
+    latency: {
+      type: 'boolean',
+      default: false,
+      description: 'end with requests per second and the reply latency p50/p99',
+    },
   },
   examples: [
     'npm run lesson:10 -- rpc-client 30',
