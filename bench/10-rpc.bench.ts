@@ -67,7 +67,7 @@ export default async function bench(): Promise<void> {
       const requests = REQUESTS[concurrency]!;
       const numbers = Array.from({ length: requests }, () => N);
       const contenders: Record<string, () => Promise<Figures>> = {
-        'plain amqplib, Direct Reply-to': async () =>
+        'amqplib baseline (direct)': async () =>
           figures(
             await run('bench/raw/amqplib-rpc.ts', [
               'client',
@@ -77,7 +77,7 @@ export default async function bench(): Promise<void> {
               N,
             ]),
           ),
-        'rpc-client, Direct Reply-to': async () =>
+        'rpc-client (direct)': async () =>
           figures(
             await run('10-rpc/rpc-client.ts', [
               '--queue',
@@ -88,7 +88,7 @@ export default async function bench(): Promise<void> {
               ...numbers,
             ]),
           ),
-        'rpc-client --reply-queue exclusive': async () =>
+        'rpc-client (exclusive)': async () =>
           figures(
             await run('10-rpc/rpc-client.ts', [
               '--queue',
