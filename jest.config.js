@@ -22,7 +22,7 @@ export default {
       ...common,
       displayName: 'lessons',
       testMatch: [
-        '<rootDir>/0*-*/**/*.test.ts',
+        '<rootDir>/[0-9][0-9]-*/**/*.test.ts',
         '<rootDir>/shared/**/*.test.ts',
         '<rootDir>/scripts/**/*.test.ts',
         '<rootDir>/test/**/*.test.ts',
@@ -46,14 +46,14 @@ export default {
       // touched.
       ...common,
       displayName: 'drills',
-      testMatch: ['<rootDir>/0*-*/**/*.drill.test.ts'],
+      testMatch: ['<rootDir>/[0-9][0-9]-*/**/*.drill.test.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/long-tests.ts'],
     },
     {
       // Tests that restart the broker run alone and last (npm test runs this project last).
       ...common,
       displayName: 'broker-restart',
-      testMatch: ['<rootDir>/0*-*/**/*.restart.test.ts'],
+      testMatch: ['<rootDir>/[0-9][0-9]-*/**/*.restart.test.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/long-tests.ts'],
     },
     {
@@ -63,7 +63,7 @@ export default {
       ...common,
       displayName: 'cluster',
       runner: '<rootDir>/test/serial-runner.cjs',
-      testMatch: ['<rootDir>/0*-*/**/*.cluster.test.ts', '<rootDir>/scripts/**/*.cluster.test.ts'],
+      testMatch: ['<rootDir>/[0-9][0-9]-*/**/*.cluster.test.ts', '<rootDir>/scripts/**/*.cluster.test.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/long-tests.ts'],
     },
   ],

@@ -54,6 +54,13 @@ const defaultQueues: Record<string, { queue: string; options: Options.AssertQueu
     options: { durable: true, arguments: { 'x-queue-type': 'quorum' } },
     flag: '--queue-prefix',
   })),
+  '10': [
+    {
+      queue: 'rpc_queue',
+      options: { durable: true, arguments: { 'x-queue-type': 'classic' } },
+      flag: '--queue',
+    },
+  ],
 };
 
 /** Turns a failure into the likely cause and where to read about it. */

@@ -25,7 +25,7 @@ export function lessonList(): string {
       // Lessons 08 on need only 01-02: the menu says so where they begin.
       const part =
         lesson.number === '08'
-          ? `${chalk.bold('Part II: you can take lessons 08-12 after lesson 02')}\n`
+          ? `${chalk.bold('Part II: you can take lessons 08 and up after lesson 02')}\n`
           : '';
       return `${part}${mark} ${lesson.number}  ${lesson.title}${note}`;
     })

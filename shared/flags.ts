@@ -125,12 +125,16 @@ export function parseOptions<S extends Flags>(
   // `--count -1` would read -1 as a flag; join it to its flag so the range check can say what is wrong.
   const takesValue = (arg: string) => arg.startsWith('--') && options[arg.slice(2)]?.type === 'string';
   const args: string[] = [];
+  const negatives: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const next = argv[i + 1];
     if (takesValue(arg) && next !== undefined && /^-\d/.test(next)) args.push(`${arg}=${argv[++i]}`);
+    // `rpc-client -5`: a negative number is an argument (for the program to refuse), not a flag.
+    else if (program.positionals && /^-\d/.test(arg)) negatives.push(arg);
     else args.push(arg);
   }
+  if (negatives.length) args.push('--', ...negatives);
   let parsed: ReturnType<
     typeof parseArgs<{ options: typeof options; tokens: true; allowPositionals: true; strict: true }>
   >;
