@@ -46,8 +46,13 @@ export function runMain<S extends Flags>(
  */
 function withPid(log: Log): Log {
   let first = true;
+  let waiting = false;
   const tag = (write: (message: string) => void) => (message: string) => {
-    write(first ? `${message} (pid ${process.pid})` : message);
+    // The first line carries the PID; so does the first ` [*] … waiting` line, when a note (a
+    // queue just created) came before it: that is the line a learner reads as "it runs".
+    const ready = !waiting && message.startsWith(' [*]');
+    write(first || ready ? `${message} (pid ${process.pid})` : message);
+    if (ready) waiting = true;
     first = false;
   };
   return {

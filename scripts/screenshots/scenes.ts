@@ -280,4 +280,25 @@ export const scenes: Scene[] = [
       await deleteExchange('direct_logs');
     },
   }),
+
+  // README "Run it": a server answering four requests, then one client and a client of three.
+  defineScene({
+    lesson: '10-rpc',
+    picture: '10-rpc.png',
+    commands: {
+      server: /rpc-server --name A --count 4/,
+      one: /rpc-client 30$/,
+      three: /rpc-client 10 20 30/,
+    },
+    async make(c) {
+      await film('10-rpc.png', 92, 14, 3, async (t) => {
+        const server = await t.run('terminal 1 — rpc-server', c.server);
+        await t.waitFor(server, /Awaiting|Waiting|\[\*\]/);
+        const one = await t.run('terminal 2 — rpc-client 30', c.one);
+        await t.waitForExit(one);
+        const three = await t.run('terminal 3 — rpc-client 10 20 30', c.three);
+        for (const target of [three, server]) await t.waitForExit(target);
+      });
+    },
+  }),
 ];
