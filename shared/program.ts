@@ -46,13 +46,15 @@ export function runMain<S extends Flags>(
  */
 function withPid(log: Log): Log {
   let first = true;
-  let waiting = false;
+  let afterNote = false;
   const tag = (write: (message: string) => void) => (message: string) => {
-    // The first line carries the PID; so does the first ` [*] … waiting` line, when a note (a
-    // queue just created) came before it: that is the line a learner reads as "it runs".
-    const ready = !waiting && message.startsWith(' [*]');
+    // The first line carries the PID. When that line was a note in plain words (a queue just
+    // created, nobody reading it) rather than a line in the programs' ` [x]` voice, the first
+    // ` [*] … waiting` line carries it too: that is the line a learner reads as "it runs".
+    const ready = afterNote && message.startsWith(' [*]');
     write(first || ready ? `${message} (pid ${process.pid})` : message);
-    if (ready) waiting = true;
+    if (first) afterNote = !message.startsWith(' [');
+    else if (ready) afterNote = false;
     first = false;
   };
   return {
