@@ -6,7 +6,7 @@ import { UsageError } from '../shared/errors.ts';
 import { defineProgram, queueFlag, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
 import { producerNote, queueExists } from '../shared/queues.ts';
-import { declareWork } from './topology.ts';
+import { declareWork, MAX_TTL_MS } from './topology.ts';
 
 export const program = defineProgram({
   name: 'new-task',
@@ -15,6 +15,16 @@ export const program = defineProgram({
   positionals: 'task',
   flags: {
     queue: queueFlag('dl_tasks', 'the work queue to send to'),
+    ttlSeconds: {
+      type: 'number',
+      min: 0,
+      description: 'each task expires after this long unprocessed (per-message TTL): parked, reason expired',
+    },
+    maxLength: {
+      type: 'integer',
+      min: 0,
+      description: 'create the work queue holding at most this many: the oldest are parked, reason maxlen',
+    },
     count: {
       type: 'integer',
       min: 1,
@@ -45,15 +55,26 @@ export async function newTask(options: Values<typeof program.flags>, { log }: Pi
     const existed = await queueExists(connection, queue);
     const channel = await connection.confirmChannel();
     // A worker may have declared it with a delivery limit: then we send to it as it is.
-    const { consumerCount } = existed ? await channel.checkQueue(queue) : await declareWork(channel, queue);
+    const { consumerCount } = existed
+      ? await channel.checkQueue(queue)
+      : await declareWork(channel, queue, { maxLength: options.maxLength });
     const note = producerNote(queue, existed, consumerCount, { items: 'tasks', reader: 'a worker' });
     if (note) log.warn(note);
     const run = randomUUID().slice(0, 8);
+    const ttl = options.ttlSeconds === undefined ? undefined : Math.round(options.ttlSeconds * 1000);
+    if (ttl !== undefined && ttl > MAX_TTL_MS)
+      throw new UsageError(
+        `--ttl-seconds ${options.ttlSeconds} is beyond what a TTL can hold (${MAX_TTL_MS} ms, about 49.7 days).`,
+      );
+    if (existed && options.maxLength !== undefined)
+      log.warn(`${queue} exists already: --max-length applies only when new-task creates it.`);
     for (const [i, task] of tasks.entries()) {
       // The message id names the task for good: the worker's counts and the parking lot use it.
       await sendToQueue(channel, queue, Buffer.from(task), {
         persistent: true,
         messageId: `${run}-${i + 1}`,
+        // Per message: RabbitMQ drops (dead-letters) an expired message only at the queue's head.
+        ...(ttl === undefined ? {} : { expiration: String(ttl) }),
       });
       if (tasks.length <= 10) log.info(` [x] Sent '${task}'`);
     }

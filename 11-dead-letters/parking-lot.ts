@@ -5,7 +5,7 @@ import { connect } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
 import { defineProgram, queueFlag, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
-import { declareWork, names } from './topology.ts';
+import { declareParking, names } from './topology.ts';
 
 export const program = defineProgram({
   name: 'parking-lot',
@@ -31,12 +31,12 @@ export function describe(message: GetMessage): string {
     typeof headers['x-reason'] === 'string'
       ? headers['x-reason']
       : `dead-lettered by RabbitMQ from ${death?.queue ?? '?'}, reason ${death?.reason ?? '?'}`;
-  const attempts = headers['x-attempts'] ?? '?';
+  const attempts = headers['x-attempts'] === undefined ? '' : `; ${headers['x-attempts']} attempts`;
   const failures =
     headers['x-first-failure'] !== undefined
       ? `; first failure ${when(headers['x-first-failure'])}, last ${when(headers['x-last-failure'])}`
       : '';
-  return ` [-] ${messageId ?? '(no id)'} '${task}': ${reason}; ${attempts} attempts${failures}`;
+  return ` [-] ${messageId ?? '(no id)'} '${task}': ${reason}${attempts}${failures}`;
 }
 
 export async function parkingLot(options: Values<typeof program.flags>, { log }: Pick<RunContext, 'log'>) {
@@ -45,7 +45,8 @@ export async function parkingLot(options: Values<typeof program.flags>, { log }:
   const connection = await connect({ log, name: 'lesson 11 parking-lot' });
   try {
     const channel: ConfirmChannel = await connection.confirmChannel();
-    await declareWork(channel, queue);
+    // Only the lot: the work queue may carry a delivery limit or a length we do not know.
+    await declareParking(channel, queue);
     // #region browse
     // Taken, not acked: each stays parked until we ack it (after its replay) or give it back.
     const parked: GetMessage[] = [];

@@ -44,6 +44,8 @@ export const PARKED_KEY = 'parked';
 export interface WorkQueueOptions {
   /** x-delivery-limit: unset leaves the broker's default (none on 3.10, 20 on 4.x). */
   deliveryLimit?: number;
+  /** x-max-length with drop-head: the oldest are dead-lettered (reason maxlen), at most once. */
+  maxLength?: number;
 }
 
 // #region work-queue
@@ -56,17 +58,32 @@ export const workQueueArguments = (queue: string, options: WorkQueueOptions = {}
   'x-dead-letter-strategy': 'at-least-once',
   'x-overflow': 'reject-publish',
   ...(options.deliveryLimit === undefined ? {} : { 'x-delivery-limit': options.deliveryLimit }),
+  ...(options.maxLength === undefined ? {} : maxLengthArguments(options.maxLength)),
 });
 // #endregion
 
-/** Declares the work queue, its dead-letter exchange and the parking lot. */
-export async function declareWork(channel: Channel, queue: string, options: WorkQueueOptions = {}) {
+// #region max-length
+/** A full queue that dead-letters its oldest (maxlen) cannot be at-least-once: that needs reject-publish. */
+const maxLengthArguments = (maxLength: number) => ({
+  'x-max-length': maxLength,
+  'x-overflow': 'drop-head',
+  'x-dead-letter-strategy': 'at-most-once',
+});
+// #endregion
+
+/** Declares the work queue's dead-letter exchange and the parking lot bound to it. */
+export async function declareParking(channel: Channel, queue: string) {
   const { dlx, parking } = names(queue);
   await channel.assertExchange(dlx, 'direct', { durable: true });
   // Classic: listing the lot takes and gives back every message, and a quorum queue counts each
   // give-back as a delivery (RabbitMQ 4 drops a message after 20 of them).
   await channel.assertQueue(parking, { durable: true, arguments: { 'x-queue-type': 'classic' } });
   await channel.bindQueue(parking, dlx, PARKED_KEY);
+}
+
+/** Declares the work queue, its dead-letter exchange and the parking lot. */
+export async function declareWork(channel: Channel, queue: string, options: WorkQueueOptions = {}) {
+  await declareParking(channel, queue);
   return channel.assertQueue(queue, { durable: true, arguments: workQueueArguments(queue, options) });
 }
 
