@@ -60,7 +60,7 @@ export const program = defineProgram({
   ],
 });
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 0).replace(/\.?0+$/, '') || '0'} s`;
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(2))} s`;
 
 export interface Outcome {
   done: number;
@@ -229,7 +229,7 @@ export async function work(options: Values<typeof program.flags>, { log, signal 
   const sorted = [...outcome.late].sort((a, b) => a - b);
   const median = sorted[Math.floor((sorted.length - 1) / 2)];
   log.success(
-    ` [✓] ${name}: ${outcome.done + outcome.parked} settled: ${outcome.done} done, ${outcome.parked} parked, ${outcome.retries} retries${outcome.requeues ? `, ${outcome.requeues} requeues` : ''}${median === undefined ? '' : `; retries came back ${seconds(median)} late at the median (${seconds(sorted.at(-1)!)} at most)`}.`,
+    ` [✓] ${name}: ${outcome.done + outcome.parked} settled: ${outcome.done} done, ${outcome.parked} parked, ${outcome.retries} retries${outcome.requeues ? `, ${outcome.requeues} requeues` : ''}${median === undefined ? '' : `; retries came back ${seconds(median)} late at the median (between ${seconds(sorted[0]!)} and ${seconds(sorted.at(-1)!)} late)`}.`,
   );
   return outcome;
 }
