@@ -8,6 +8,7 @@ import type { Options } from 'amqplib';
 import { chalkStderr as chalk } from 'chalk';
 import { connectMqtt } from '../06-scheduled-jobs/mqtt.ts';
 import { connectDatabase } from '../06-scheduled-jobs/postgres.ts';
+import { workQueueArguments } from '../11-dead-letters/topology.ts';
 import { connect } from '../shared/connection.ts';
 import { CourseError } from '../shared/errors.ts';
 import { isEntryPoint } from '../shared/program.ts';
@@ -58,6 +59,15 @@ const defaultQueues: Record<string, { queue: string; options: Options.AssertQueu
     {
       queue: 'rpc_queue',
       options: { durable: true, arguments: { 'x-queue-type': 'classic' } },
+      flag: '--queue',
+    },
+  ],
+  // The work queue as worker and new-task declare it (topology.ts): a leftover without its
+  // dead-letter arguments is the 406 a learner meets first.
+  '11': [
+    {
+      queue: 'dl_tasks',
+      options: { durable: true, arguments: workQueueArguments('dl_tasks') },
       flag: '--queue',
     },
   ],

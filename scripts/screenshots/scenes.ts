@@ -301,4 +301,26 @@ export const scenes: Scene[] = [
       });
     },
   }),
+
+  // README "Run it": a worker settling three tasks (one done, one flaky, one poison), then the tasks.
+  defineScene({
+    lesson: '11-dead-letters',
+    picture: '11-dead-letters.png',
+    commands: {
+      worker: /worker --name A --retry-delays 1,2 --count 3/,
+      tasks: /new-task 'resize photo'/,
+    },
+    async make(c) {
+      const queues = ['dl_tasks', 'dl_tasks.parking-lot', 'dl_tasks.retry.1s', 'dl_tasks.retry.2s'];
+      await deleteQueues(...queues);
+      await film('11-dead-letters.png', 110, 16, 2, async (t) => {
+        const worker = await t.run('terminal 1 — worker', c.worker);
+        await t.waitFor(worker, /waiting for tasks/);
+        const tasks = await t.run('terminal 2 — new-task', c.tasks);
+        for (const target of [tasks, worker]) await t.waitForExit(target);
+      });
+      await deleteQueues(...queues);
+      await deleteExchange('dl_tasks.dlx');
+    },
+  }),
 ];
