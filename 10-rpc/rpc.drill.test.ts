@@ -19,12 +19,14 @@ const env = () => ({ AMQP_URL: node.amqpUrl, RABBITMQ_MANAGEMENT_URL: node.manag
 const REQUESTS = 1000;
 const numbers = Array.from({ length: REQUESTS }, (_, i) => String(i));
 
-// 50 ms of work per request, 5 at a time per server: three servers answer about 300 a second, so a
-// run lasts long enough for the fault to land in its middle.
+// 150 ms of work per request, 5 at a time per server: three servers answer about 100 a second, so a
+// run lasts about 10 s, long enough for the fault to land in its middle and for the server whose
+// connection was closed to come back to requests still waiting. (At 50 ms a CI run on a busy
+// machine ended before the management API listed the client's connection.)
 const server = (queue: string, name: string) =>
   start(
     '10-rpc/rpc-server',
-    ['--queue', queue, '--name', name, '--prefetch', '5', '--delay-ms', '50'],
+    ['--queue', queue, '--name', name, '--prefetch', '5', '--delay-ms', '150'],
     env(),
   );
 const client = (queue: string) =>
