@@ -291,9 +291,9 @@ export const scenes: Scene[] = [
       three: /rpc-client 10 20 30/,
     },
     async make(c) {
-      await film('10-rpc.png', 92, 14, 3, async (t) => {
+      await film('10-rpc.png', 104, 14, 3, async (t) => {
         const server = await t.run('terminal 1 — rpc-server', c.server);
-        await t.waitFor(server, /Awaiting|Waiting|\[\*\]/);
+        await t.waitFor(server, /awaiting RPC requests/);
         const one = await t.run('terminal 2 — rpc-client 30', c.one);
         await t.waitForExit(one);
         const three = await t.run('terminal 3 — rpc-client 10 20 30', c.three);
