@@ -22,22 +22,77 @@ export async function statisticsShow(queue: string) {
   throw new Error(`the management API never showed ${queue}'s messages and an ack rate within 30 s`);
 }
 
-/** The management UI's queue list, logged in. */
-export async function managementQueues(browser: Awaited<ReturnType<typeof launchBrowser>>, file: string) {
+/** Waits until the management API's statistics (sampled every 5 s) show `ready` messages in the
+ * queue, so that the UI's list shows them too. */
+export async function queueShows(queue: string, ready: number) {
+  const management = new ManagementClient();
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const figures = ((await management.request(`/queues/%2F/${encodeURIComponent(queue)}`)) ?? {}) as {
+      messages_ready?: number;
+    };
+    if (figures.messages_ready === ready) return;
+    await sleep(500);
+  }
+  throw new Error(`the management API never showed ${ready} ready in ${queue} within 30 s`);
+}
+
+/** What a management UI picture shows: the page (its #/ address), an optional name filter, and the
+ * texts that must be on it before it is photographed (the UI fills its tables in after loading). */
+export type ManagementView = {
+  hash: string;
+  filter?: { input: string; text: string };
+  /** A section the page shows folded (an exchange's Bindings): opened by a click on its heading. */
+  open?: string;
+  ready: string[];
+  height: number;
+};
+
+/** A management UI page, logged in as guest, photographed once it shows what `view.ready` says. */
+export async function managementPage(
+  browser: Awaited<ReturnType<typeof launchBrowser>>,
+  file: string,
+  view: ManagementView,
+  extra = '',
+) {
   const { base } = managementAuth();
-  const page = await browser.newPage({ viewport: { width: 1200, height: 470 } });
+  const page = await browser.newPage({ viewport: { width: 1200, height: view.height } });
   await page.goto(`${base}/`);
   await page.fill('input[name="username"]', 'guest');
   await page.fill('input[name="password"]', 'guest');
   await page.click('input[type="submit"]');
   await page.waitForSelector('#logout');
-  await page.goto(`${base}/#/queues`);
-  await page.waitForSelector('table.list');
-  await page.fill('#queues-name', 'task_queue3'); // only the lesson's queue
-  await page.keyboard.press('Enter');
-  // The page fills its rates in after the table: wait for the filtered list with a rate above 0.
-  await page.waitForFunction(
-    `document.body.innerText.includes('filtered down to 1') && /(?<![\\d.])(?!0\\.00\\/s)\\d+\\.\\d\\d\\/s/.test(document.body.innerText)`,
-  );
+  await page.goto(`${base}/${view.hash}`);
+  if (view.open) {
+    // The UI slides a section open (jQuery): off, so the picture is not taken half-way.
+    await page.waitForFunction('window.jQuery !== undefined');
+    await page.evaluate('jQuery.fx.off = true');
+    await page.click(`h2:text-is("${view.open}")`);
+  }
+  if (view.filter) {
+    await page.waitForSelector(view.filter.input);
+    await page.fill(view.filter.input, view.filter.text);
+    await page.keyboard.press('Enter');
+  }
+  const texts = view.ready.map((text) => `document.body.innerText.includes(${JSON.stringify(text)})`);
+  await page.waitForFunction([...texts, ...(extra ? [extra] : [])].join(' && '), undefined, {
+    timeout: 30_000,
+  });
   await page.screenshot({ path: file });
+  await page.close();
+}
+
+/** Lesson 03's queue list, filtered to its queue, once a rate above 0 shows the workers at work. */
+export async function managementQueues(browser: Awaited<ReturnType<typeof launchBrowser>>, file: string) {
+  await managementPage(
+    browser,
+    file,
+    {
+      hash: '#/queues',
+      filter: { input: '#queues-name', text: 'task_queue3' },
+      ready: ['filtered down to 1'],
+      height: 470,
+    },
+    String.raw`/(?<![\d.])(?!0\.00\/s)\d+\.\d\d\/s/.test(document.body.innerText)`,
+  );
 }

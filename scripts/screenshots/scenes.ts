@@ -11,7 +11,7 @@ import { repoRoot } from '../../shared/repo-root.ts';
 import { launchBrowser } from '../browser.ts';
 import { deleteExchange, deleteQueues, exchangeExists } from './broker.ts';
 import { defineScene, type Scene } from './commands.ts';
-import { managementQueues, statisticsShow } from './management.ts';
+import { managementPage, managementQueues, queueShows, statisticsShow } from './management.ts';
 import { film, out, say, wrote } from './pictures.ts';
 import { sleep, stripColours } from './terminals.ts';
 
@@ -240,15 +240,34 @@ export const scenes: Scene[] = [
     picture: '08-publish-subscribe.png',
     commands: { receiver: /receive-logs --count 3/, emit: /emit-log --count 3 "info/ },
     async make(c) {
-      await film('08-publish-subscribe.png', 92, 14, 3, async (t) => {
-        const first = await t.run('terminal 1 — receive-logs', c.receiver);
-        const second = await t.run('terminal 2 — receive-logs', c.receiver);
-        await t.waitFor(first, /Waiting for logs/);
-        await t.waitFor(second, /Waiting for logs/);
-        const emit = await t.run('terminal 3 — emit-log', c.emit);
-        await t.waitFor(emit, /confirmed all 3 lines/);
-        for (const target of [emit, first, second]) await t.waitForExit(target);
-      });
+      const browser = await launchBrowser();
+      try {
+        await film('08-publish-subscribe.png', 92, 14, 3, async (t) => {
+          const first = await t.run('terminal 1 — receive-logs', c.receiver);
+          const second = await t.run('terminal 2 — receive-logs', c.receiver);
+          await t.waitFor(first, /Waiting for logs/);
+          await t.waitFor(second, /Waiting for logs/);
+          // While both receivers wait: Things to try 1, the exchange and its two bindings.
+          await managementPage(browser, join(out, '08-management-exchanges.png'), {
+            hash: '#/exchanges',
+            ready: ['amq.fanout', 'logs'],
+            height: 560,
+          });
+          wrote('08-management-exchanges.png');
+          await managementPage(
+            browser,
+            join(out, '08-management-bindings.png'),
+            { hash: '#/exchanges/%2F/logs', open: 'Bindings', ready: ['This exchange'], height: 610 },
+            '(document.body.innerText.match(/amq\\.gen-/g) ?? []).length >= 2',
+          );
+          wrote('08-management-bindings.png');
+          const emit = await t.run('terminal 3 — emit-log', c.emit);
+          await t.waitFor(emit, /confirmed all 3 lines/);
+          for (const target of [emit, first, second]) await t.waitForExit(target);
+        });
+      } finally {
+        await browser.close();
+      }
       await deleteExchange('logs');
     },
   }),
@@ -319,6 +338,20 @@ export const scenes: Scene[] = [
         const tasks = await t.run('terminal 2 — new-task', c.tasks);
         for (const target of [tasks, worker]) await t.waitForExit(target);
       });
+      // Things to try: the lesson's queues in the management UI, the poison task in the lot.
+      await queueShows('dl_tasks.parking-lot', 1);
+      const browser = await launchBrowser();
+      try {
+        await managementPage(browser, join(out, '11-management-queues.png'), {
+          hash: '#/queues',
+          filter: { input: '#queues-name', text: 'dl_tasks' },
+          ready: ['dl_tasks.parking-lot', 'dl_tasks.retry.2s'],
+          height: 480,
+        });
+        wrote('11-management-queues.png');
+      } finally {
+        await browser.close();
+      }
       await deleteQueues(...queues);
       await deleteExchange('dl_tasks.dlx');
     },
