@@ -71,6 +71,13 @@ const defaultQueues: Record<string, { queue: string; options: Options.AssertQueu
       flag: '--queue',
     },
   ],
+  // The streams as send and offset-tracking-send declare them: a queue of another type left over
+  // under one of these names is what stops lesson 12.
+  '12': ['hello-stream', 'stream-offset-tracking'].map((queue) => ({
+    queue,
+    options: { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-length-bytes': 5_000_000_000 } },
+    flag: '--stream',
+  })),
 };
 
 /** Turns a failure into the likely cause and where to read about it. */
@@ -80,6 +87,8 @@ export function hint(lesson: Lesson, failure: string): string {
     const queue = /queue '([^']+)'/.exec(failure)?.[1];
     return `a queue${queue ? ` ('${queue}')` : ''} is left over with other arguments: delete it (rabbitmqctl delete_queue ${queue ?? '<name>'}, or the management UI) — ${readme}, Pitfalls`;
   }
+  if (/RabbitMQ's stream protocol|5552/.test(failure))
+    return "RabbitMQ's stream plugin does not answer: npm run services enables it (port 5552)";
   if (/Could not connect to RabbitMQ|ECONNREFUSED.*5672|connection refused\).*RabbitMQ/.test(failure))
     return 'RabbitMQ is not running: npm run services';
   if (/management API|15672/.test(failure))

@@ -34,6 +34,8 @@ export interface NodeOptions {
   config?: string[];
   /** The Erlang cookie; nodes of one cluster must share it. Default: one RabbitMQ makes up per node. */
   cookie?: string;
+  /** Lesson 12's stream protocol on this port (the stream plugin); none unless given. */
+  streamPort?: number;
 }
 
 /** The folder of the real rabbitmq-server script (not Debian's wrapper, which switches user and HOME). */
@@ -73,6 +75,12 @@ export class RabbitNode {
     return `http://localhost:${this.options.managementPort}`;
   }
 
+  get streamUrl(): string | undefined {
+    return this.options.streamPort
+      ? `rabbitmq-stream://guest:guest@localhost:${this.options.streamPort}`
+      : undefined;
+  }
+
   private get pidFile(): string {
     return join(this.dir, 'pid');
   }
@@ -101,7 +109,15 @@ export class RabbitNode {
 
   private writeConfig(): void {
     for (const sub of ['home', 'data', 'log']) mkdirSync(join(this.dir, sub), { recursive: true });
-    const { amqpPort, managementPort, prometheusPort, config = [] } = this.options;
+    const { amqpPort, managementPort, prometheusPort, streamPort, config = [] } = this.options;
+    // The stream plugin advertises the host and port clients should use: this node's, on loopback.
+    const stream = streamPort
+      ? [
+          `stream.listeners.tcp.1 = 127.0.0.1:${streamPort}`,
+          'stream.advertised_host = localhost',
+          `stream.advertised_port = ${streamPort}`,
+        ]
+      : [];
     writeFileSync(
       join(this.dir, 'rabbitmq.conf'),
       [
@@ -110,11 +126,15 @@ export class RabbitNode {
         `management.tcp.port = ${managementPort}`,
         `prometheus.tcp.ip = 127.0.0.1`,
         `prometheus.tcp.port = ${prometheusPort}`,
+        ...stream,
         ...config,
         '',
       ].join('\n'),
     );
-    writeFileSync(join(this.dir, 'enabled_plugins'), '[rabbitmq_management,rabbitmq_prometheus].\n');
+    writeFileSync(
+      join(this.dir, 'enabled_plugins'),
+      `[rabbitmq_management,rabbitmq_prometheus${streamPort ? ',rabbitmq_stream' : ''}].\n`,
+    );
     writeFileSync(join(this.dir, 'rabbitmq-env.conf'), '');
     if (this.options.cookie) {
       // Erlang refuses a cookie file that others can read.

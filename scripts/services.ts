@@ -61,6 +61,10 @@ function rabbitmq(): Service {
     'RABBITMQ_MANAGEMENT_URL',
   );
   const amqpUp = () => tcpOpen(host, port);
+  // The installed node (5672) may lack a plugin (management on 15672, streams on 5552): enable it
+  // there. Never for another broker or port: rabbitmq-plugins talks to the installed node only.
+  const installedNode =
+    isLocalHost(host) && port === 5672 && isLocalHost(managementHost) && managementPort === 15672;
   const managementVersion = async () =>
     'version' in (await managementProblem(management.base, management.authorization));
   return {
@@ -70,15 +74,11 @@ function rabbitmq(): Service {
     async ready() {
       if (!(await amqpUp())) return false;
       const answer = await managementProblem(management.base, management.authorization);
-      if ('version' in answer) return true;
-      // The installed node (5672) is up without its management plugin (15672): enable it there.
-      // Never for another broker or port: rabbitmq-plugins talks to the installed node only.
-      const installedNode =
-        isLocalHost(host) && port === 5672 && isLocalHost(managementHost) && managementPort === 15672;
+      if ('version' in answer) return streamReady(installedNode);
       if (answer.kind === 'down' && installedNode && has('rabbitmq-plugins')) {
         say('RabbitMQ is up but its management API is not: enabling the management and Prometheus plugins.');
         await run('rabbitmq-plugins', ['enable', 'rabbitmq_management', 'rabbitmq_prometheus']);
-        if (await waitFor(managementVersion, 60)) return true;
+        if (await waitFor(managementVersion, 60)) return streamReady(installedNode);
       }
       throw new ServiceError(
         `RabbitMQ answers at ${shownUrl(url)}, but its management API does not serve the course: ${answer.problem}${answer.kind === 'down' ? ' (enable it with rabbitmq-plugins enable rabbitmq_management, or set RABBITMQ_MANAGEMENT_URL)' : ''}.`,
@@ -102,6 +102,7 @@ function rabbitmq(): Service {
         [5672, 5672],
         [15672, 15672],
         [15692, 15692],
+        [5552, 5552],
       ],
       image: ['rabbitmq:4-management'],
     },
@@ -111,6 +112,33 @@ function rabbitmq(): Service {
 }
 
 /** PostgreSQL clusters on this machine, as "version/name". */
+/**
+ * Lesson 12's stream protocol. The plugin listens on every interface unless told: the installed
+ * node is told 127.0.0.1:5552 (and to advertise localhost) before the plugin starts. Not having it
+ * stops only lesson 12, so the sentence says what to do and the other services go on.
+ */
+async function streamReady(installedNode: boolean): Promise<true> {
+  const url = settings().streamUrl;
+  const { host, port } = hostPort(url, 5552, 'RABBITMQ_STREAM_URL');
+  const streamUp = () => tcpOpen(host, port);
+  if (await streamUp()) return true;
+  if (installedNode && isLocalHost(host) && port === 5552 && has('rabbitmq-plugins')) {
+    say("RabbitMQ's stream protocol (lesson 12) is off: enabling the stream plugin on 127.0.0.1:5552.");
+    await run('rabbitmqctl', [
+      'eval',
+      'application:load(rabbitmq_stream), application:set_env(rabbitmq_stream, tcp_listeners, [{"127.0.0.1", 5552}]), application:set_env(rabbitmq_stream, advertised_host, <<"localhost">>).',
+    ]);
+    await run('rabbitmq-plugins', ['enable', 'rabbitmq_stream']);
+    if (await waitFor(streamUp, 60)) return true;
+  }
+  say(
+    chalk.yellow(
+      `RabbitMQ's stream protocol does not answer at ${shownUrl(url)}, so lesson 12 cannot run: enable it with rabbitmq-plugins enable rabbitmq_stream (it listens on 5552), or set RABBITMQ_STREAM_URL to where it listens.`,
+    ),
+  );
+  return true;
+}
+
 function pgClusters(): string[] {
   if (!existsSync('/etc/postgresql')) return [];
   return readdirSync('/etc/postgresql').flatMap((version) =>

@@ -23,7 +23,11 @@ if (up.status !== 0) {
 
 const run = runJest([...process.argv.slice(2), '--selectProjects', 'lessons'], {
   cwd: root,
-  env: { AMQP_URL: 'amqp://guest:guest@localhost:5682', RABBITMQ_MANAGEMENT_URL: 'http://localhost:15682' },
+  env: {
+    AMQP_URL: 'amqp://guest:guest@localhost:5682',
+    RABBITMQ_MANAGEMENT_URL: 'http://localhost:15682',
+    RABBITMQ_STREAM_URL: 'rabbitmq-stream://guest:guest@localhost:5562',
+  },
 });
 printCounts(run.passed, run.failed);
 process.exitCode = run.status;

@@ -9,6 +9,7 @@ export const defaults = {
   managementUrl: 'http://localhost:15672',
   databaseUrl: 'postgres://postgres@localhost:5432/postgres',
   mqttUrl: 'mqtt://localhost:1883',
+  streamUrl: 'rabbitmq-stream://guest:guest@localhost:5552',
   metricsPort: 8000,
 } as const;
 
@@ -18,6 +19,7 @@ const schemes = {
   RABBITMQ_MANAGEMENT_URL: ['http', 'https'],
   DATABASE_URL: ['postgres', 'postgresql'],
   MQTT_URL: ['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss'],
+  RABBITMQ_STREAM_URL: ['rabbitmq-stream'],
 } as const;
 
 const services: Record<keyof typeof schemes, string> = {
@@ -25,6 +27,7 @@ const services: Record<keyof typeof schemes, string> = {
   RABBITMQ_MANAGEMENT_URL: 'the RabbitMQ management API',
   DATABASE_URL: 'PostgreSQL',
   MQTT_URL: 'the MQTT broker',
+  RABBITMQ_STREAM_URL: "RabbitMQ's stream protocol",
 };
 
 /** How each URL looks; the login goes before the host (an example with a password would be masked). */
@@ -33,6 +36,7 @@ const examples: Record<keyof typeof schemes, string> = {
   RABBITMQ_MANAGEMENT_URL: 'http://localhost:15672',
   DATABASE_URL: 'postgres://localhost:5432/database',
   MQTT_URL: 'mqtt://localhost:1883',
+  RABBITMQ_STREAM_URL: 'rabbitmq-stream://localhost:5552',
 };
 
 /**
@@ -66,6 +70,10 @@ export function settings(env: NodeJS.ProcessEnv = process.env) {
     },
     get mqttUrl(): string {
       return checkUrl('MQTT_URL', env.MQTT_URL || defaults.mqttUrl);
+    },
+    /** Lesson 12's stream protocol (port 5552), beside AMQP on the same broker. */
+    get streamUrl(): string {
+      return checkUrl('RABBITMQ_STREAM_URL', env.RABBITMQ_STREAM_URL || defaults.streamUrl);
     },
   };
 }

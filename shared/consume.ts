@@ -27,6 +27,8 @@ export interface KeepConsumingOptions {
   log: Log;
   /** Said once (log.warn) when nothing has arrived `seconds` after the consumer started: a queue nobody sends to. */
   quiet?: { seconds: number; note: string };
+  /** The queue is a stream: a delivery past --count is acked, since a stream removes nothing on ack and refuses nack. */
+  stream?: boolean;
 }
 
 export interface ConsumeOutcome {
@@ -143,6 +145,7 @@ export function keepConsuming(
       if (done || live.inHand.size >= remaining()) {
         // Past --count (it slipped in before the cancel took effect): give it straight back.
         if (live.noAck) lost++;
+        else if (!live.closed && options.stream) live.channel.ack(message);
         else if (!live.closed) live.channel.nack(message, false, true);
         return;
       }

@@ -109,7 +109,13 @@ export async function run<S extends Flags>(
   }
   const named = (options as { name?: unknown }).name;
   const log = withPid(
-    logger(typeof named === 'string' ? `${program.name}-${named}` : program.name, { debug }),
+    // The name goes into the log file's name only when it makes a file name (lesson 12's --name is an offset's reference, up to 255 bytes).
+    logger(
+      typeof named === 'string' && /^[\w.-]{1,64}$/.test(named) ? `${program.name}-${named}` : program.name,
+      {
+        debug,
+      },
+    ),
   );
   const controller = new AbortController();
   let first: { signal: NodeJS.Signals; at: number } | undefined;

@@ -14,7 +14,7 @@ import { blocks, missingLine, type Scene, type Step, scenes } from './readme.ts'
 
 const repo = join(import.meta.dirname, '..');
 // Slot 8 unless told otherwise (README_TEST_SLOT), so two checkouts can run it side by side.
-const node = usePrivateBroker(Number(process.env.README_TEST_SLOT ?? 8));
+const node = usePrivateBroker(Number(process.env.README_TEST_SLOT ?? 8), undefined, { stream: true });
 let scratch = '';
 
 beforeAll(() => {
@@ -47,6 +47,7 @@ function shell(command: string): ChildProcess {
       CI: 'true',
       AMQP_URL: node.amqpUrl,
       RABBITMQ_MANAGEMENT_URL: node.managementUrl,
+      RABBITMQ_STREAM_URL: node.streamUrl,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so a scene that overruns is ended whole

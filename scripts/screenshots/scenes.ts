@@ -321,6 +321,29 @@ export const scenes: Scene[] = [
     },
   }),
 
+  // README "Run it": 100 messages appended, read 40 then 60 by the same --name: no gap, no repeat.
+  defineScene({
+    lesson: '12-streams',
+    picture: '12-streams.png',
+    commands: {
+      send: /offset-tracking-send --count 100$/,
+      first: /offset-tracking-receive --count 40$/,
+      second: /offset-tracking-receive --count 60$/,
+    },
+    async make(c) {
+      // Deleting the stream deletes the offsets stored in it: the scene starts from nothing.
+      await deleteQueues('stream-offset-tracking');
+      await film('12-streams.png', 92, 12, 3, async (t) => {
+        const send = await t.run('terminal 1 — offset-tracking-send', c.send);
+        await t.waitForExit(send);
+        const first = await t.run('terminal 2 — offset-tracking-receive --count 40', c.first);
+        await t.waitForExit(first);
+        const second = await t.run('terminal 3 — offset-tracking-receive --count 60', c.second);
+        await t.waitForExit(second);
+      });
+    },
+  }),
+
   // README "Run it": a worker settling three tasks (one done, one flaky, one poison), then the tasks.
   defineScene({
     lesson: '11-dead-letters',

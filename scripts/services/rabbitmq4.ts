@@ -24,7 +24,8 @@ import {
 export const rabbitmq4 = {
   amqpUrl: 'amqp://guest:guest@localhost:5682',
   managementUrl: 'http://localhost:15682',
-  ports: { amqp: 5682, management: 15682, prometheus: 15702, dist: 25682, epmd: 4370 },
+  streamUrl: 'rabbitmq-stream://guest:guest@localhost:5562',
+  ports: { amqp: 5682, management: 15682, prometheus: 15702, stream: 5562, dist: 25682, epmd: 4370 },
   node: 'rabbit43@localhost',
   container: 'course-rabbitmq4',
 } as const;
@@ -54,8 +55,11 @@ management.tcp.ip = 127.0.0.1
 management.tcp.port = ${rabbitmq4.ports.management}
 prometheus.tcp.ip = 127.0.0.1
 prometheus.tcp.port = ${rabbitmq4.ports.prometheus}
+stream.listeners.tcp.1 = 127.0.0.1:${rabbitmq4.ports.stream}
+stream.advertised_host = localhost
+stream.advertised_port = ${rabbitmq4.ports.stream}
 `;
-const plugins = '[rabbitmq_management,rabbitmq_prometheus].\n';
+const plugins = '[rabbitmq_management,rabbitmq_prometheus,rabbitmq_stream].\n';
 /** Who the node is, for the server and for rabbitmqctl alike. */
 const nodeEnv = {
   RABBITMQ_NODENAME: rabbitmq4.node,

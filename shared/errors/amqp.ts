@@ -39,6 +39,8 @@ function kind(code: number, reply: string): string | undefined {
   if (code === 406 && reply.startsWith('PRECONDITION_FAILED - inequivalent arg')) return 'inequivalent';
   if (code === 403 && /contains reserved prefix/.test(reply)) return 'reserved-prefix';
   if (code === 406 && reply.startsWith('PRECONDITION_FAILED - unknown delivery tag')) return 'delivery-tag';
+  if (code === 406 && reply.startsWith('PRECONDITION_FAILED - consumer prefetch count is not set'))
+    return 'no-prefetch';
   return undefined;
 }
 
@@ -153,6 +155,11 @@ export const rabbitmq: Explainer = {
         const name = quoted(f.detail, /name '([^']*)'/);
         return `The name '${name}' starts with 'amq.', which RabbitMQ keeps for its own exchanges and queues: choose a name without that prefix.`;
       },
+    },
+    'amqp:406:no-prefetch': {
+      code: 'NO_PREFETCH',
+      say: (f) =>
+        `RabbitMQ refused the consumer (${f.detail}): a stream's AMQP 0-9-1 consumer must set a prefetch first (channel.prefetch, or --prefetch 100).`,
     },
     'amqp:406:delivery-tag': {
       code: 'UNKNOWN_DELIVERY_TAG',
