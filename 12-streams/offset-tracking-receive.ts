@@ -10,7 +10,14 @@ import { countFlag, defineProgram, type Values } from '../shared/flags.ts';
 import type { Log } from '../shared/logger.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
 import { streamConnect } from '../shared/stream.ts';
-import { checkReference, checkStreamName, offsetFlag, parseOffset, streamFlag } from './offsets.ts';
+import {
+  checkReference,
+  checkStreamName,
+  offsetFlag,
+  parseOffset,
+  streamFlag,
+  unlessAlreadyAStream,
+} from './offsets.ts';
 import { lastOffset } from './stream-end.ts';
 
 export const program = defineProgram({
@@ -73,7 +80,9 @@ export async function offsetTrackingReceive(
     if (!client) break; // Ctrl+C while reconnecting
     let consumer: Consumer | undefined;
     try {
-      await client.createStream({ stream, arguments: { 'max-length-bytes': 5_000_000_000 } });
+      await client
+        .createStream({ stream, arguments: { 'max-length-bytes': 5_000_000_000 } })
+        .catch((error) => unlessAlreadyAStream(client, stream, error));
       const stored = await storedOffset(client, reference, stream);
       // Where to start: after what this run printed; else --offset as asked; else after the stored offset.
       let start: Offset;

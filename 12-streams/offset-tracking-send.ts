@@ -5,7 +5,7 @@ import { rabbitmqStream } from '../shared/errors/stream.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
 import { streamConnect } from '../shared/stream.ts';
-import { checkReference, checkStreamName, streamFlag } from './offsets.ts';
+import { checkReference, checkStreamName, streamFlag, unlessAlreadyAStream } from './offsets.ts';
 
 export const program = defineProgram({
   name: 'offset-tracking-send',
@@ -33,7 +33,9 @@ export async function offsetTrackingSend(options: Values<typeof program.flags>, 
   const text = options.positionals.join(' ') || 'message';
   const client = await streamConnect({ log, name: 'lesson 12 offset-tracking-send' });
   try {
-    await client.createStream({ stream, arguments: { 'max-length-bytes': 5_000_000_000 } });
+    await client
+      .createStream({ stream, arguments: { 'max-length-bytes': 5_000_000_000 } })
+      .catch((error) => unlessAlreadyAStream(client, stream, error));
     // #region dedup
     // A named producer: RabbitMQ remembers the highest publishing id it appended for this name
     // and drops (but still confirms) any message whose id is not higher.

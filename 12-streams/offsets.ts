@@ -1,6 +1,6 @@
 // What lesson 12's readers share: where to start reading (--offset) and the name an offset is
 // stored under (--name), checked before the broker is asked, so a typo gets one sentence.
-import { Offset } from 'rabbitmq-stream-js-client';
+import { type Client, Offset } from 'rabbitmq-stream-js-client';
 import { UsageError } from '../shared/errors.ts';
 
 /** --offset as the learner wrote it, and what it means for the stream protocol and AMQP 0-9-1. */
@@ -67,3 +67,16 @@ export function checkStreamName(name: string): string {
 
 export const streamFlag = (name: string) =>
   ({ type: 'string', default: name, description: 'the stream to use' }) as const;
+
+/**
+ * For createStream(…).catch(): RabbitMQ refuses (code 17) to declare a stream whose name is taken
+ * by a queue, or by a stream made with other arguments (retention's demo). The second is a stream
+ * all the same, to read or append to as it is; the first goes on as the refusal's sentence.
+ */
+export async function unlessAlreadyAStream(client: Client, stream: string, error: unknown): Promise<void> {
+  if (/returned error with code 17\b/.test(String((error as Error)?.message))) {
+    const [found] = await client.queryMetadata({ streams: [stream] });
+    if (found?.responseCode === 1) return; // 1: OK, a stream, with its leader
+  }
+  throw error;
+}

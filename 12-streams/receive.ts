@@ -6,7 +6,7 @@ import { CourseError } from '../shared/errors.ts';
 import { countFlag, defineProgram, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
 import { streamConnect } from '../shared/stream.ts';
-import { checkStreamName, streamFlag } from './offsets.ts';
+import { checkStreamName, streamFlag, unlessAlreadyAStream } from './offsets.ts';
 
 export const program = defineProgram({
   name: 'receive',
@@ -24,7 +24,9 @@ export async function receive(options: Values<typeof program.flags>, { log, sign
   const client = await streamConnect({ log, name: 'lesson 12 receive', onClosed: () => lost() });
   let received = 0;
   try {
-    await client.createStream({ stream, arguments: { 'max-length-bytes': 5_000_000_000 } });
+    await client
+      .createStream({ stream, arguments: { 'max-length-bytes': 5_000_000_000 } })
+      .catch((error) => unlessAlreadyAStream(client, stream, error));
     let done = () => {};
     const finished = new Promise<void>((resolve) => {
       done = resolve;

@@ -1,7 +1,8 @@
-// The offset of a stream's last message, asked over the stream protocol itself (RabbitMQ 3.10 has
-// no stream statistics command): a consumer at Offset.last() gets the last chunk, whose highest
-// offset is the end. Used only to refuse an --offset beyond it, which RabbitMQ would silently
-// turn into "next".
+// The offsets of a stream's first and last messages, asked over the stream protocol itself
+// (RabbitMQ 3.10 has no stream statistics command): a consumer at Offset.last() gets the last
+// chunk, whose highest offset is the end; one at Offset.first() gets the first chunk. The end
+// refuses an --offset beyond it, which RabbitMQ would silently turn into "next"; the start shows
+// what retention removed.
 import { type Client, Offset } from 'rabbitmq-stream-js-client';
 
 /** -1n for an empty stream. */
@@ -26,4 +27,22 @@ export async function lastOffset(client: Client, stream: string): Promise<bigint
   clearTimeout(quiet);
   await consumer.close();
   return last;
+}
+
+/** The offset of the first message still in the stream (retention removes from the start); -1n if empty. */
+export async function firstOffset(client: Client, stream: string): Promise<bigint> {
+  let first = -1n;
+  let settle = () => {};
+  const settled = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  const empty = setTimeout(settle, 1000);
+  const consumer = await client.declareConsumer({ stream, offset: Offset.first() }, (message) => {
+    if (first === -1n && message.offset !== undefined) first = message.offset;
+    settle();
+  });
+  await settled;
+  clearTimeout(empty);
+  await consumer.close();
+  return first;
 }

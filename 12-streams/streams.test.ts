@@ -167,6 +167,75 @@ describe('tutorial 2: offset tracking', () => {
   });
 });
 
+describe('retention: whole segments go, never single messages', () => {
+  const MESSAGE = 100;
+  const SEGMENT = 100_000;
+  /** retention's run: how many messages each removal took, and where the stream starts at the end. */
+  async function fill(stream: string, flags: string[]) {
+    const exit = await runProgram(program('retention'), [
+      '--stream',
+      stream,
+      '--segment-bytes',
+      String(SEGMENT),
+      '--size',
+      String(MESSAGE),
+      '--batch',
+      '1000',
+      ...flags,
+    ]);
+    expect(exit.code).toBe(0);
+    const removals = [...out(exit).matchAll(/retention removed offsets \d+–\d+ \((\d+) messages\)/g)].map(
+      (match) => Number(match[1]),
+    );
+    const kept = /the stream keeps offsets (\d+)–(\d+)/.exec(out(exit));
+    return { removals, first: Number(kept?.[1]), last: Number(kept?.[2]) };
+  }
+  /** Every offset from `first` to `last` is still there, in order: nothing was removed from the middle. */
+  async function expectContiguous(stream: string, first: number, last: number) {
+    const r = receiver(stream, ['--name', 'check', '--offset', 'first', '--count', String(last - first + 1)]);
+    expect((await r.exited).code).toBe(0);
+    expect(offsets(r)).toEqual(range(first, last));
+  }
+  // A segment of 100 kB holds about 1000 messages of 100 bytes: a removal of fewer than half that
+  // would mean messages went one by one.
+  const aSegment = (SEGMENT / MESSAGE) * 0.5;
+
+  test('--max-length-bytes 300000: the stream keeps between 200 and 500 kB, removed a segment at a time', async () => {
+    const stream = own('retention-bytes');
+    const { removals, first, last } = await fill(stream, ['--max-length-bytes', '300000', '--batches', '10']);
+    expect(last).toBe(9999);
+    expect(removals.length).toBeGreaterThanOrEqual(3);
+    for (const removed of removals) expect(removed).toBeGreaterThanOrEqual(aSegment);
+    const keptBytes = (last - first + 1) * MESSAGE;
+    expect(keptBytes).toBeGreaterThanOrEqual(300_000 - SEGMENT);
+    expect(keptBytes).toBeLessThanOrEqual(300_000 + 2 * SEGMENT);
+    await expectContiguous(stream, first, last);
+  });
+
+  test('--max-age 2s: segments older than that go once new ones are written', async () => {
+    const stream = own('retention-age');
+    const { removals, first, last } = await fill(stream, [
+      '--max-age',
+      '2s',
+      '--batches',
+      '6',
+      '--pause',
+      '1',
+    ]);
+    expect(removals.length).toBeGreaterThanOrEqual(1);
+    for (const removed of removals) expect(removed).toBeGreaterThanOrEqual(aSegment);
+    expect(first).toBeGreaterThan(0);
+    await expectContiguous(stream, first, last);
+  });
+
+  test('without a limit nothing is removed', async () => {
+    const stream = own('retention-none');
+    const { removals, first, last } = await fill(stream, ['--batches', '4']);
+    expect(removals).toEqual([]);
+    expect([first, last]).toEqual([0, 3999]);
+  });
+});
+
 describe('bad input: one sentence, a non-zero exit, no stack', () => {
   const refused = async (
     name: string,
@@ -201,6 +270,14 @@ describe('bad input: one sentence, a non-zero exit, no stack', () => {
       'offset-tracking-receive',
       ['--stream', stream, '--offset', '500'],
       /--offset 500 is beyond the end of .*, whose last message is at offset 9: use a number from 0 to 10, or next\./,
+    );
+  });
+
+  test('retention --max-age not an age', async () => {
+    await refused(
+      'retention',
+      ['--max-age', '10 minutes'],
+      /--max-age '10 minutes' is not an age RabbitMQ reads/,
     );
   });
 

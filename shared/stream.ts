@@ -1,6 +1,7 @@
 // The stream protocol's client for lesson 12 (rabbitmq-stream-js-client), pointed at the course's
 // RABBITMQ_STREAM_URL and made to speak to RabbitMQ 3.10 as well as 4.x. What the lesson teaches
 // (createStream, declarePublisher, declareConsumer, storeOffset) stays in the lesson's files.
+import type { Socket } from 'node:net';
 import { type Client, connect } from 'rabbitmq-stream-js-client';
 import { Connection as StreamSocket } from 'rabbitmq-stream-js-client/dist/connection.js';
 import { settings } from './config.ts';
@@ -23,6 +24,19 @@ handshake.exchangeCommandVersions = async function (this: Handshake) {
   const [major = 0, minor = 0] = (this.peerProperties.version ?? '').split('.').map(Number);
   if (major < 3 || (major === 3 && minor < 11)) return true;
   return exchangeCommandVersions.call(this);
+};
+
+// The client leaves Nagle's algorithm on: a small write (a stored offset) then holds back the
+// next small one (the credit for the next chunk) until the server's delayed ACK, some 40 ms.
+// Measured with offset-tracking-receive reading 20000 messages and storing every 10: 8.3 s with
+// it on, 0.9 s with it off. Off for every socket the client opens.
+interface SocketMaker {
+  createSocket(): Socket;
+}
+const sockets = StreamSocket.prototype as unknown as SocketMaker;
+const createSocket = sockets.createSocket;
+sockets.createSocket = function (this: SocketMaker) {
+  return createSocket.call(this).setNoDelay(true);
 };
 
 /** Host, port, login and virtual host of RABBITMQ_STREAM_URL (default localhost:5552, guest). */
