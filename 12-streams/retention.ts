@@ -58,6 +58,8 @@ export async function retention(options: Values<typeof program.flags>, { log, si
     // Limits are set when a stream is created: start from a new one, so these are the limits.
     await client.deleteStream({ stream }).catch(() => {});
     // #region limits
+    // The limits are the stream's own, fixed when it is created. RabbitMQ applies them each time
+    // it starts a new segment file: the oldest whole segments go until the stream is under them.
     await client.createStream({
       stream,
       arguments: {
