@@ -71,10 +71,15 @@ export async function offsetTrackingReceive(
   let first: bigint | undefined;
   let read = 0;
   let reconnects = 0;
-  while (true) {
+  let troubleSince: number | undefined; // when reconnecting began to fail, to give up after a while
+  while (!signal.aborted) {
+    let isLost = false;
     let lost = () => {};
     const connectionLost = new Promise<'lost'>((resolve) => {
-      lost = () => resolve('lost');
+      lost = () => {
+        isLost = true;
+        resolve('lost');
+      };
     });
     const client = await connectAgain(log, signal, reconnects, () => lost());
     if (!client) break; // Ctrl+C while reconnecting
@@ -128,31 +133,46 @@ export async function offsetTrackingReceive(
         },
       );
       // #endregion
-      const stopped = new Promise<'stopped'>((resolve) =>
-        signal.addEventListener('abort', () => resolve('stopped')),
-      );
+      troubleSince = undefined;
+      const stopped = new Promise<'stopped'>((resolve) => {
+        if (signal.aborted) resolve('stopped');
+        signal.addEventListener('abort', () => resolve('stopped'));
+      });
       const why = await Promise.race([finished, stopped, connectionLost]);
-      if (why === 'lost') {
-        reconnects++;
-        log.warn(
-          ` [!] The stream connection was lost after offset ${next === undefined ? 'none' : next - 1n}: reconnecting…`,
-        );
-        continue;
+      if (why !== 'lost') {
+        // #region store
+        // Leaving: store the last offset printed, so the next run starts right after it.
+        if (next !== undefined) await consumer.storeOffset(next - 1n);
+        // #endregion
+        break;
       }
-      // #region store
-      // Leaving: store the last offset printed, so the next run starts right after it.
-      if (next !== undefined) await consumer.storeOffset(next - 1n);
-      // #endregion
-      break;
+    } catch (error) {
+      // The connection went while the reader was being set up, or (just after a broker restart)
+      // the stream is not available yet: both are reasons to connect again, not to give up.
+      if (!isLost && !(reconnects > 0 && notAvailableYet(error))) throw error;
+      troubleSince ??= Date.now();
+      if (Date.now() - troubleSince > RECONNECT_SECONDS * 1000) throw error;
+      if (reconnects > 0) await sleep(1000, undefined, { signal }).catch(() => {});
     } finally {
-      await client.close();
+      // A lost connection may never answer a close: do not wait for it.
+      if (isLost) void client.close();
+      else await client.close();
     }
+    reconnects++;
+    log.warn(
+      ` [!] The stream connection was lost after offset ${next === undefined ? 'none' : next - 1n}: reconnecting…`,
+    );
   }
   const last = next === undefined ? undefined : next - 1n;
   log.success(
     ` [✓] Read ${read} message${read === 1 ? '' : 's'}${first !== undefined ? ` (offsets ${first}–${last})` : ''}; ${last !== undefined ? `stored offset ${last} under '${reference}'` : 'nothing to store'}${reconnects ? `; ${reconnects} reconnect${reconnects === 1 ? '' : 's'}` : ''}.`,
   );
   return { read, first, last, reconnects };
+}
+
+/** The stream protocol's "stream not available" (6): its member is still starting after a restart. */
+function notAvailableYet(error: unknown): boolean {
+  return /returned error with code 6\b/.test(String((error as Error)?.message));
 }
 
 /** A client, trying again every second for a while after a lost connection; undefined on Ctrl+C. */

@@ -88,7 +88,11 @@ export async function streamConnect({ log, name, onClosed }: StreamConnectOption
     const close = client.close.bind(client);
     client.close = async (params) => {
       closedByUs = true;
-      await close(params).catch((error) => log.debug(`closing the stream client: ${error}`));
+      // A connection the broker already dropped may never answer the close: wait 5 s at most
+      // (the timer also keeps Node running, which a promise alone does not).
+      await withTimeout(close(params), 5000, 'Closing the stream connection').catch((error) =>
+        log.debug(`closing the stream client: ${error}`),
+      );
     };
     log.debug(`connected to the stream port ${params.hostname}:${params.port}`);
     return client;
