@@ -12,7 +12,7 @@ import { out, say, shrinkWritten } from './screenshots/pictures.ts';
 import { scenes } from './screenshots/scenes.ts';
 
 const usage = `npm run screenshots [-- [--dry-run] [lesson …]]: makes the READMEs' pictures in screenshots/.
-  lesson      only the scenes of these lessons (02, 04-pace-matching, …); default: all seven
+  lesson      only the scenes of these lessons (02, 04-pace-matching, …); default: all
   --dry-run   print the commands each scene would type, from its README; needs no tmux, makes nothing`;
 
 if (isEntryPoint(import.meta)) {

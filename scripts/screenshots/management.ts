@@ -24,17 +24,20 @@ export async function statisticsShow(queue: string) {
 
 /** Waits until the management API's statistics (sampled every 5 s) show `ready` messages in the
  * queue, so that the UI's list shows them too. */
-export async function queueShows(queue: string, ready: number) {
+export async function queueShows(queue: string, ready: number | ((messages: number) => boolean)) {
+  const shows = typeof ready === 'number' ? (n: number) => n === ready : ready;
   const management = new ManagementClient();
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const figures = ((await management.request(`/queues/%2F/${encodeURIComponent(queue)}`)) ?? {}) as {
       messages_ready?: number;
     };
-    if (figures.messages_ready === ready) return;
+    if (figures.messages_ready !== undefined && shows(figures.messages_ready)) return;
     await sleep(500);
   }
-  throw new Error(`the management API never showed ${ready} ready in ${queue} within 30 s`);
+  throw new Error(
+    `the management API never showed ${typeof ready === 'number' ? ready : 'the messages'} ready in ${queue} within 30 s`,
+  );
 }
 
 /** What a management UI picture shows: the page (its #/ address), an optional name filter, and the

@@ -341,6 +341,22 @@ export const scenes: Scene[] = [
         const second = await t.run('terminal 3 — offset-tracking-receive --count 60', c.second);
         await t.waitForExit(second);
       });
+      // Things to try: the stream in the management UI's Queues tab, typed `stream`, its count
+      // taking in the offsets the readers stored (each is an entry in the log).
+      await queueShows('stream-offset-tracking', (messages) => messages > 100);
+      const browser = await launchBrowser();
+      try {
+        await managementPage(browser, join(out, '12-management-streams.png'), {
+          hash: '#/queues',
+          filter: { input: '#queues-name', text: 'stream-offset-tracking' },
+          ready: ['filtered down to 1', 'stream'],
+          height: 420,
+        });
+        wrote('12-management-streams.png');
+      } finally {
+        await browser.close();
+      }
+      await deleteQueues('stream-offset-tracking');
     },
   }),
 
