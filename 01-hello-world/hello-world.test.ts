@@ -172,6 +172,15 @@ describe('the lesson menu', () => {
     expect(exit.stderr).toContain('Programs: receive, send');
   });
 
+  test('--help lists the programs and exits 0; an unknown lesson names the last one', async () => {
+    const help = await runProgram('scripts/lesson', ['12', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Programs: amqp-receive, offset-tracking-receive, offset-tracking-send');
+    const unknown = await runProgram('scripts/lesson', ['99']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/There is no lesson 99: run npm run lesson:01 … lesson:1\d\./);
+  });
+
   test('with a program name it runs it with the remaining flags', async () => {
     const queue = rabbit.own(uniqueName('hello'));
     const sent = await runProgram('scripts/lesson', [

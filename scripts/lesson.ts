@@ -4,21 +4,26 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { select } from '@inquirer/prompts';
 import { repoRoot } from '../shared/repo-root.ts';
-import { lesson } from './lessons.ts';
+import { lesson, lessons } from './lessons.ts';
 
 const [number = '', name, ...args] = process.argv.slice(2);
 const found = lesson(number);
 if (!found) {
-  process.stderr.write(`There is no lesson ${number}: run npm run lesson:01 … lesson:07.\n`);
+  process.stderr.write(
+    `There is no lesson ${number}: run npm run lesson:01 … lesson:${lessons().at(-1)?.number ?? '01'}.\n`,
+  );
   process.exit(2);
 }
 
+const listing = `${found.title}\nPrograms: ${found.programs.join(', ')}\nRun one with: npm run lesson:${found.number} -- <program> [flags]   (add --help to see its flags)\n`;
+if (name === '--help' || name === '-h') {
+  process.stdout.write(listing);
+  process.exit(0);
+}
 let program = name;
 if (!program) {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
-    process.stderr.write(
-      `${found.title}\nPrograms: ${found.programs.join(', ')}\nRun one with: npm run lesson:${found.number} -- <program> [flags]   (add --help to see its flags)\n`,
-    );
+    process.stderr.write(listing);
     process.exit(2);
   }
   try {

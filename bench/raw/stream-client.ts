@@ -1,7 +1,8 @@
 // Baseline: the least code that appends to a stream over the stream protocol with confirms and a
 // window, then reads it back from the first offset, with rabbitmq-stream-js-client alone. It
-// reports both rates. The one course import is the handshake fix that lets the client talk to
-// RabbitMQ 3.10 (shared/stream.ts patches the client's prototype; nothing else of it is used).
+// reports both rates. The one course import is shared/stream.ts's two patches of the client's
+// prototype, so that both sides share them: the handshake fix that lets it talk to RabbitMQ 3.10,
+// and Nagle's algorithm off on its sockets. Nothing else of it is used.
 import { connect, Offset } from 'rabbitmq-stream-js-client';
 import { streamParams } from '../../shared/stream.ts';
 
