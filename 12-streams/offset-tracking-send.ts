@@ -2,6 +2,7 @@
 // stream and exits once all are confirmed. With --producer-name, RabbitMQ de-duplicates: a sender
 // started again under the same name does not append the numbers it appended before.
 import { rabbitmqStream } from '../shared/errors/stream.ts';
+import { CourseError } from '../shared/errors.ts';
 import { defineProgram, type Values } from '../shared/flags.ts';
 import { type RunContext, runMain } from '../shared/program.ts';
 import { streamConnect } from '../shared/stream.ts';
@@ -26,12 +27,24 @@ export const program = defineProgram({
   ],
 });
 
+/** Messages sent and not yet confirmed, at most. */
+const IN_FLIGHT = 2000;
+
 export async function offsetTrackingSend(options: Values<typeof program.flags>, { log, signal }: RunContext) {
   const stream = checkStreamName(options.stream);
   const producer =
     options['producer-name'] === undefined ? undefined : checkReference(options['producer-name']);
   const text = options.positionals.join(' ') || 'message';
-  const client = await streamConnect({ log, name: 'lesson 12 offset-tracking-send' });
+  // The broker closing the connection ends the run with what it had confirmed (see below).
+  let connectionLost = () => {};
+  const lost = new Promise<'lost'>((resolve) => {
+    connectionLost = () => resolve('lost');
+  });
+  const client = await streamConnect({
+    log,
+    name: 'lesson 12 offset-tracking-send',
+    onClosed: () => connectionLost(),
+  });
   try {
     await client
       .createStream({ stream, arguments: { 'max-length-bytes': 5_000_000_000 } })
@@ -47,26 +60,49 @@ export async function offsetTrackingSend(options: Values<typeof program.flags>, 
     // #endregion
     let confirmed = 0;
     let failed = 0;
+    let wake = () => {};
     const allConfirmed = new Promise<void>((resolve) =>
       publisher.on('publish_confirm', (error, ids) => {
         if (error) failed += ids.length;
         else confirmed += ids.length;
+        wake();
         if (confirmed + failed >= options.count) resolve();
       }),
     );
     log.info(
       ` [*] Appending ${options.count} messages to ${stream}${producer ? ` as producer '${producer}'` : ''}…`,
     );
-    for (let n = 1; n <= options.count && !signal.aborted; n++) {
-      const content = Buffer.from(`${text} ${n}`);
-      // #region send
-      // With a name, the publishing id is the message's own number, so a rerun repeats the same ids.
-      if (producer) await publisher.basicSend(BigInt(n), content);
-      else await publisher.send(content);
-      // #endregion
-    }
-    await publisher.flush();
-    if (!signal.aborted) await allConfirmed;
+    const sendAll = async () => {
+      for (let n = 1; n <= options.count && !signal.aborted; n++) {
+        // At most IN_FLIGHT unconfirmed (lesson 04's back-pressure): the confirms are counted as
+        // they come, so a run cut short knows what RabbitMQ had taken, and memory stays bounded.
+        while (n - 1 - confirmed - failed >= IN_FLIGHT)
+          await new Promise<void>((resolve) => (wake = resolve));
+        const content = Buffer.from(`${text} ${n}`);
+        // #region send
+        // With a name, the publishing id is the message's own number, so a rerun repeats the same ids.
+        if (producer) await publisher.basicSend(BigInt(n), content);
+        else await publisher.send(content);
+        // #endregion
+      }
+      await publisher.flush();
+      if (!signal.aborted) await allConfirmed;
+    };
+    // A confirm on a dropped connection never comes, and a send on it fails: either way the run
+    // ends with what RabbitMQ had confirmed.
+    const outcome = await Promise.race([
+      sendAll().then(
+        () => 'sent' as const,
+        (error: unknown) => error,
+      ),
+      lost,
+    ]);
+    if (outcome !== 'sent' && outcome !== 'lost' && !socketGone(outcome)) throw outcome;
+    if (outcome !== 'sent')
+      throw new CourseError(
+        `The stream connection was lost after RabbitMQ had confirmed ${confirmed} of ${options.count} messages: ${producer ? `run the same command again: as producer '${producer}', only what RabbitMQ had not appended is appended` : 'run again with --producer-name NAME (here and next time), so that a rerun does not append the same messages twice'}.`,
+        { code: 'CLOSED_BY_BROKER' },
+      );
     if (failed > 0) log.warn(` [!] RabbitMQ refused ${failed} messages.`);
     const dropped = producer ? Math.min(before, options.count) : 0;
     if (dropped > 0)
@@ -80,6 +116,15 @@ export async function offsetTrackingSend(options: Values<typeof program.flags>, 
   } finally {
     await client.close();
   }
+}
+
+/** A write to a connection the broker (or the network) already closed. */
+function socketGone(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return (
+    /^(ECONNRESET|EPIPE|ERR_STREAM_WRITE_AFTER_END|ERR_STREAM_DESTROYED)$/.test(code ?? '') ||
+    /write after end/.test(message ?? '')
+  );
 }
 
 runMain(import.meta, program, offsetTrackingSend, [rabbitmqStream]);

@@ -15,7 +15,10 @@ export const program = defineProgram({
   name: 'retention',
   summary: 'Fill a stream made with retention limits, batch by batch, and watch old segments go.',
   flags: {
-    stream: streamFlag('retention-demo'),
+    stream: {
+      ...streamFlag('retention-demo'),
+      description: 'the stream to make anew (deleted first if it exists)',
+    },
     'max-length-bytes': {
       type: 'integer',
       min: 1,
@@ -53,7 +56,11 @@ function checkMaxAge(text: string | undefined): string | undefined {
 export async function retention(options: Values<typeof program.flags>, { log, signal }: RunContext) {
   const stream = checkStreamName(options.stream);
   const maxAge = checkMaxAge(options['max-age']);
-  const client = await streamConnect({ log, name: 'lesson 12 retention' });
+  let connectionLost = () => {};
+  const lost = new Promise<'lost'>((resolve) => {
+    connectionLost = () => resolve('lost');
+  });
+  const client = await streamConnect({ log, name: 'lesson 12 retention', onClosed: () => connectionLost() });
   try {
     // Limits are set when a stream is created: start from a new one, so these are the limits.
     await client.deleteStream({ stream }).catch(() => {});
@@ -93,10 +100,19 @@ export async function retention(options: Values<typeof program.flags>, { log, si
       if (batch > 1 && options.pause > 0)
         await sleep(options.pause * 1000, undefined, { signal }).catch(() => {});
       if (signal.aborted) break;
-      for (let i = 0; i < options.batch; i++) await publisher.send(body);
-      await publisher.flush();
+      const appendBatch = async () => {
+        for (let i = 0; i < options.batch; i++) await publisher.send(body);
+        await publisher.flush();
+        while (confirmed + refused < appended + options.batch)
+          await new Promise<void>((resolve) => (wake = resolve));
+      };
+      // A confirm on a dropped connection never comes: the loss ends the wait instead.
+      if ((await Promise.race([appendBatch(), lost])) === 'lost')
+        throw new CourseError(
+          `The stream connection was lost after ${confirmed} messages were confirmed: run again once RabbitMQ answers; the stream is made anew.`,
+          { code: 'CLOSED_BY_BROKER' },
+        );
       appended += options.batch;
-      while (confirmed + refused < appended) await new Promise<void>((resolve) => (wake = resolve));
       if (refused > 0)
         throw new CourseError(
           `RabbitMQ refused ${refused} of the messages appended to ${stream}: run again; the stream is created anew.`,

@@ -1,8 +1,13 @@
 // Lesson 12's promises, proven with its programs run as a learner runs them: reads that remove
 // nothing, offsets stored and resumed without a gap (after a SIGKILL too), a producer name that
 // de-duplicates, the same stream read over AMQP 0-9-1, a cut connection survived, bad input refused.
+
+import { PassThrough } from 'node:stream';
 import { describe, expect, test } from '@jest/globals';
+import { Offset } from 'rabbitmq-stream-js-client';
 import { settings } from '../shared/config.ts';
+import { logger } from '../shared/logger.ts';
+import { streamConnect } from '../shared/stream.ts';
 import { faultProxy } from '../test/fault-proxy.ts';
 import {
   expectOneSentence,
@@ -31,9 +36,30 @@ async function lastOffset(stream: string): Promise<number> {
     '--stream',
     stream,
     '--offset',
-    '999999',
+    '999999999',
   ]);
   return Number(/whose last message is at offset (-?\d+)/.exec(exit.stderr)?.[1] ?? Number.NaN);
+}
+/** Resolves once a reader of the stream (from its start) has seen `count` messages. */
+async function appended(stream: string, count: number): Promise<void> {
+  const client = await streamConnect({
+    log: logger('test', { stream: new PassThrough().resume(), file: false }),
+    name: 'test watcher',
+  });
+  try {
+    let seen = 0;
+    let reached = () => {};
+    const enough = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const consumer = await client.declareConsumer({ stream, offset: Offset.first() }, () => {
+      if (++seen === count) reached();
+    });
+    await enough;
+    await consumer.close();
+  } finally {
+    await client.close();
+  }
 }
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -113,6 +139,50 @@ describe('tutorial 2: offset tracking', () => {
     const contents = all.matching(/ \[x\] offset \d+: /).map((line) => line.replace(/^.*: /, ''));
     expect(contents).toEqual(range(1, 80).map((n) => `message ${n}`));
     expect(await lastOffset(stream)).toBe(79);
+  });
+
+  test('a sender whose connection is cut says what was confirmed; run again with its producer name, the stream holds each message once', async () => {
+    const stream = own('dedup-cut');
+    const COUNT = 200_000;
+    const port = new URL(settings().streamUrl).port || '5552';
+    const proxy = await faultProxy(Number(port));
+    let confirmedBefore = 0;
+    try {
+      const cut = start(
+        program('offset-tracking-send'),
+        ['--stream', stream, '--count', String(COUNT), '--producer-name', 'p'],
+        {
+          RABBITMQ_STREAM_URL: `rabbitmq-stream://guest:guest@127.0.0.1:${proxy.port}`,
+        },
+      );
+      await cut.waitFor(/ \[\*\] Appending 200000 messages/);
+      // Cut once the stream holds 20000 of them, as a reader of the stream sees them: mid-run.
+      await appended(stream, 20_000);
+      proxy.cut();
+      const exit = await cut.exited;
+      expect(exit.code).not.toBe(0);
+      const sentence = cut.lines.join('\n');
+      expect(sentence).toMatch(
+        /The stream connection was lost after RabbitMQ had confirmed \d+ of 200000 messages: run the same command again: as producer 'p', only what RabbitMQ had not appended is appended\./,
+      );
+      expect(sentence).not.toMatch(/\n\s+at /); // no stack
+      confirmedBefore = Number(/confirmed (\d+) of/.exec(sentence)![1]);
+      expect(confirmedBefore).toBeLessThan(COUNT);
+    } finally {
+      await proxy.close();
+    }
+    const again = await sendNumbered(stream, '--count', String(COUNT), '--producer-name', 'p');
+    expect(again.code).toBe(0);
+    const dropped = Number(
+      /RabbitMQ dropped (\d+) duplicates? and appended (\d+)/.exec(out(again))?.[1] ?? 0,
+    );
+    process.stderr.write(
+      `\nsender cut: ${confirmedBefore} of ${COUNT} confirmed; the rerun dropped ${dropped} and appended ${COUNT - dropped}\n`,
+    );
+    // What the broker confirmed was appended: at least that much is dropped as duplicates.
+    expect(dropped).toBeGreaterThanOrEqual(confirmedBefore);
+    // No reader stored an offset here, so offsets count messages: exactly COUNT, each once.
+    expect(await lastOffset(stream)).toBe(COUNT - 1);
   });
 
   test('without a producer name, the same run twice appends everything twice', async () => {
