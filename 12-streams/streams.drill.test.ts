@@ -1,7 +1,8 @@
-// Lesson 12's fault drill on a private RabbitMQ node (slot 13, with the stream plugin): a reader
-// that waits for new messages across a broker restart. 1000 messages before the restart, 1000
-// after; the reader must print each of the 2000 once, in order (no gap, no repeat), store the
-// last offset it printed when stopped, and a next run with its name must start right after it.
+// Lesson 12's fault drills on a private RabbitMQ node (slot 13, with the stream plugin): a reader
+// that waits for new messages across a broker restart, over the stream protocol and over AMQP
+// 0-9-1. 1000 messages before the restart, 1000 after; the reader must print each of the 2000
+// once, in order (no gap, no repeat). The stream protocol's reader also stores the last offset it
+// printed when stopped, and a next run with its name must start right after it.
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { usePrivateBroker } from '../test/private-broker.ts';
 import { type Running, runProgram, start, stopAll, uniqueName, within } from '../test/testing.ts';
@@ -89,5 +90,30 @@ describe('lesson 12 under faults', () => {
     expect(reconnects).toBeLessThanOrEqual(5);
     expect(resumed).toBe(stored + 1);
     expect(contents(again)).toEqual(numbered('next', 10));
+  });
+
+  test('the broker restarted under amqp-receive: amqplib reconnects and it goes on from the next offset', async () => {
+    const stream = uniqueName('drill-stream-amqp');
+    await append(stream, 1000, 'before');
+    const reader = start('12-streams/amqp-receive', ['--stream', stream], env());
+    await within(60, reader, reader.waitFor(/ \[x\] offset 999: before 1000$/));
+    await node.ctl(['stop_app']);
+    await node.ctl(['start_app']);
+    await within(90, reader, reader.waitFor(/Reconnected to .*; consuming from .* again\./));
+    await append(stream, 1000, 'after');
+    await within(60, reader, reader.waitFor(/ \[x\] offset \d+: after 1000$/));
+    reader.kill('SIGINT');
+    await reader.exited;
+
+    const printed = contents(reader);
+    const expected = [...numbered('before', 1000), ...numbered('after', 1000)];
+    const distinct = new Set(printed);
+    const missing = expected.filter((text) => !distinct.has(text)).length;
+    const reconnects = reader.matching(/Reconnected to /).length;
+    table.push(
+      `| broker restarted under amqp-receive | 2000 | ${printed.length} | ${distinct.size} | ${missing} | ${printed.length - distinct.size} | ${reconnects} | (none: AMQP 0-9-1) | |`,
+    );
+    expect(printed).toEqual(expected);
+    expect(reader.lines.join('\n')).toContain('from offset 1000');
   });
 });
