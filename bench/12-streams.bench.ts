@@ -15,7 +15,7 @@ import { streamConnect } from '../shared/stream.ts';
 import { median, row, run } from './harness.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const COUNT = Number(process.env.BENCH_COUNT ?? 50_000);
+const COUNT = Number(process.env.BENCH_COUNT ?? 200_000);
 const SIZE = 100;
 const WINDOW = '2000';
 
