@@ -10,6 +10,13 @@ import { maskUrl } from './secrets.ts';
 
 /** How long finishing waits for the broker's cancel-ok before going on without it. */
 const CANCEL_SECONDS = 5;
+/** How long a reconnect goes on declaring a queue whose home is still starting after a restart. */
+const STARTING_SECONDS = 60;
+
+/** RabbitMQ's refusal while a queue's (or stream's) node or member is not up yet. */
+function stillStarting(error: unknown): boolean {
+  return /home node .* is down or inaccessible|not available/i.test(String((error as Error)?.message ?? ''));
+}
 
 /**
  * The lesson's setup: declare, prefetch, then `return channel.consume(queue, onMessage, options)`.
@@ -91,6 +98,8 @@ export function keepConsuming(
       inHand: Set<Promise<void>>;
       cancelling?: Promise<unknown>;
       closed: boolean;
+      /** Set while the setup of a reconnect runs: a refusal then is retried, not final. */
+      reconnecting?: boolean;
     }
 
     const remaining = () => (count === undefined ? Infinity : count - handled);
@@ -175,7 +184,7 @@ export function keepConsuming(
       channel.on('close', () => {
         live.closed = true;
         live.inHand.clear(); // their slots are free again: the broker redelivers those messages
-        if (done) return;
+        if (done || live.reconnecting) return;
         if (connection.recovering && !connection.closed && !connection.channelErrors.has(channel)) return; // onReconnect
         void finish(explain(connection.channelErrors.get(channel) ?? new Error('Channel closed')));
       });
@@ -200,14 +209,40 @@ export function keepConsuming(
           log.info(`Reconnected to ${maskUrl(connection.url)}; consuming from ${queue} again.`);
         return reply;
       };
-      await setup(channel);
+      live.reconnecting = reconnects > 0;
+      try {
+        await setup(channel);
+      } finally {
+        live.reconnecting = false;
+      }
       if (done) await cancel(live);
     };
+
+    // Just after a broker restart, a durable queue's or a stream's home may still be starting:
+    // declaring it then is refused ("home node … is down or inaccessible"). Try again every
+    // second for a while, on the same connection, rather than end the run.
+    const resubscribe = (since: number, round: number) =>
+      subscribe().catch(async (error) => {
+        if (done || round !== reconnects) return; // another reconnect took over
+        // The connection dropped again during the setup (no refusal on the channel): the next
+        // reconnect subscribes again, as the channel's close handler would have let it.
+        const refused = current !== undefined && connection.channelErrors.has(current.channel);
+        if (connection.recovering && !connection.closed && !refused) return;
+        if (stillStarting(error) && Date.now() - since < STARTING_SECONDS * 1000 && !connection.closed) {
+          log.debug(
+            `the queue is not ready yet after the reconnect (${(error as Error).message}): trying again`,
+          );
+          await sleep(1000);
+          if (!done && round === reconnects) void resubscribe(since, round);
+          return;
+        }
+        void finish(explain(error));
+      });
 
     const onReconnect = () => {
       if (done) return;
       reconnects++;
-      subscribe().catch((error) => void finish(explain(error)));
+      void resubscribe(Date.now(), reconnects);
     };
     const onGiveUp = (error: Error) => void finish(explain(error));
     const onAbort = () => void finish('signal');
