@@ -109,7 +109,7 @@ describe('what the broker counts while three workers share the queue', () => {
       // wait for the first sample that shows the rows and has counted any consumer at all.
       const info = await eventually(async () => {
         const figures = await queueInfo(queue);
-        return figures.messages === 20 && (figures.consumers ?? 0) > 0 ? figures : undefined;
+        return figures.messages === 20 && Number(figures.consumers ?? 0) > 0 ? figures : undefined;
       }, `${queue}'s figures in the management API`);
       expect({ unacked: info.messages_unacknowledged, consumers: info.consumers }).toEqual({
         unacked,
