@@ -5,9 +5,9 @@
 // what retention removed.
 import { type Client, Offset } from 'rabbitmq-stream-js-client';
 
-/** -1n for an empty stream. */
-export async function lastOffset(client: Client, stream: string): Promise<bigint> {
-  let last = -1n;
+/** The offsets of the chunk a consumer at `start` gets first; none for an empty stream. */
+async function firstChunk(client: Client, stream: string, start: Offset): Promise<bigint[]> {
+  const offsets: bigint[] = [];
   let settle = () => {};
   const settled = new Promise<void>((resolve) => {
     settle = resolve;
@@ -15,8 +15,8 @@ export async function lastOffset(client: Client, stream: string): Promise<bigint
   let quiet: NodeJS.Timeout | undefined;
   // An empty stream delivers nothing: a second without a chunk means there is none.
   const empty = setTimeout(settle, 1000);
-  const consumer = await client.declareConsumer({ stream, offset: Offset.last() }, (message) => {
-    if (message.offset !== undefined && message.offset > last) last = message.offset;
+  const consumer = await client.declareConsumer({ stream, offset: start }, (message) => {
+    if (message.offset !== undefined) offsets.push(message.offset);
     clearTimeout(empty);
     // The chunk's messages arrive together: once 100 ms pass without one, the chunk is complete.
     clearTimeout(quiet);
@@ -26,23 +26,15 @@ export async function lastOffset(client: Client, stream: string): Promise<bigint
   clearTimeout(empty);
   clearTimeout(quiet);
   await consumer.close();
-  return last;
+  return offsets;
+}
+
+/** -1n for an empty stream. */
+export async function lastOffset(client: Client, stream: string): Promise<bigint> {
+  return (await firstChunk(client, stream, Offset.last())).at(-1) ?? -1n; // a chunk is in order
 }
 
 /** The offset of the first message still in the stream (retention removes from the start); -1n if empty. */
 export async function firstOffset(client: Client, stream: string): Promise<bigint> {
-  let first = -1n;
-  let settle = () => {};
-  const settled = new Promise<void>((resolve) => {
-    settle = resolve;
-  });
-  const empty = setTimeout(settle, 1000);
-  const consumer = await client.declareConsumer({ stream, offset: Offset.first() }, (message) => {
-    if (first === -1n && message.offset !== undefined) first = message.offset;
-    settle();
-  });
-  await settled;
-  clearTimeout(empty);
-  await consumer.close();
-  return first;
+  return (await firstChunk(client, stream, Offset.first()))[0] ?? -1n;
 }

@@ -1,7 +1,10 @@
 // Lesson 03's pictures of the management API: its statistics waited for, its queue list photographed.
+
+import { join } from 'node:path';
 import { managementAuth } from '../../shared/config.ts';
 import { ManagementClient } from '../../shared/management.ts';
-import type { launchBrowser } from '../browser.ts';
+import { launchBrowser } from '../browser.ts';
+import { out, wrote } from './pictures.ts';
 import { sleep } from './terminals.ts';
 
 /** Waits until the management API's statistics (sampled every 5 s) show the queue's messages and
@@ -83,6 +86,17 @@ export async function managementPage(
   });
   await page.screenshot({ path: file });
   await page.close();
+}
+
+/** One management UI picture, screenshots/<name>, in a browser of its own. */
+export async function managementPicture(name: string, view: ManagementView) {
+  const browser = await launchBrowser();
+  try {
+    await managementPage(browser, join(out, name), view);
+    wrote(name);
+  } finally {
+    await browser.close();
+  }
 }
 
 /** Lesson 03's queue list, filtered to its queue, once a rate above 0 shows the workers at work. */

@@ -11,7 +11,13 @@ import { repoRoot } from '../../shared/repo-root.ts';
 import { launchBrowser } from '../browser.ts';
 import { deleteExchange, deleteQueues, exchangeExists } from './broker.ts';
 import { defineScene, type Scene } from './commands.ts';
-import { managementPage, managementQueues, queueShows, statisticsShow } from './management.ts';
+import {
+  managementPage,
+  managementPicture,
+  managementQueues,
+  queueShows,
+  statisticsShow,
+} from './management.ts';
 import { film, out, say, wrote } from './pictures.ts';
 import { sleep, stripColours } from './terminals.ts';
 
@@ -344,18 +350,12 @@ export const scenes: Scene[] = [
       // Things to try: the stream in the management UI's Queues tab, typed `stream`, its count
       // taking in the offsets the readers stored (each is an entry in the log).
       await queueShows('stream-offset-tracking', (messages) => messages > 100);
-      const browser = await launchBrowser();
-      try {
-        await managementPage(browser, join(out, '12-management-streams.png'), {
-          hash: '#/queues',
-          filter: { input: '#queues-name', text: 'stream-offset-tracking' },
-          ready: ['filtered down to 1', 'stream'],
-          height: 420,
-        });
-        wrote('12-management-streams.png');
-      } finally {
-        await browser.close();
-      }
+      await managementPicture('12-management-streams.png', {
+        hash: '#/queues',
+        filter: { input: '#queues-name', text: 'stream-offset-tracking' },
+        ready: ['filtered down to 1', 'stream'],
+        height: 420,
+      });
       await deleteQueues('stream-offset-tracking');
     },
   }),
@@ -379,18 +379,12 @@ export const scenes: Scene[] = [
       });
       // Things to try: the lesson's queues in the management UI, the poison task in the lot.
       await queueShows('dl_tasks.parking-lot', 1);
-      const browser = await launchBrowser();
-      try {
-        await managementPage(browser, join(out, '11-management-queues.png'), {
-          hash: '#/queues',
-          filter: { input: '#queues-name', text: 'dl_tasks' },
-          ready: ['dl_tasks.parking-lot', 'dl_tasks.retry.2s'],
-          height: 480,
-        });
-        wrote('11-management-queues.png');
-      } finally {
-        await browser.close();
-      }
+      await managementPicture('11-management-queues.png', {
+        hash: '#/queues',
+        filter: { input: '#queues-name', text: 'dl_tasks' },
+        ready: ['dl_tasks.parking-lot', 'dl_tasks.retry.2s'],
+        height: 480,
+      });
       await deleteQueues(...queues);
       await deleteExchange('dl_tasks.dlx');
     },
