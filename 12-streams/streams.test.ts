@@ -377,6 +377,23 @@ describe('bad input: one sentence, a non-zero exit, no stack', () => {
     );
   });
 
+  test('a wrong password or virtual host in RABBITMQ_STREAM_URL: says which, never the password', async () => {
+    const { hostname, port } = new URL(settings().streamUrl);
+    await refused(
+      'send',
+      [],
+      /RabbitMQ refused the login: check the user name and password in RABBITMQ_STREAM_URL/,
+      { RABBITMQ_STREAM_URL: `rabbitmq-stream://guest:s3cret-pw@${hostname}:${port || 5552}` },
+      's3cret-pw',
+    );
+    await refused(
+      'offset-tracking-receive',
+      [],
+      /RabbitMQ.* refused the virtual host: it does not exist or the user may not use it; fix the path at the end of RABBITMQ_STREAM_URL\./,
+      { RABBITMQ_STREAM_URL: `rabbitmq-stream://guest:guest@${hostname}:${port || 5552}/no-such-vhost` },
+    );
+  });
+
   test('an AMQP 0-9-1 consumer of a stream without a prefetch', async () => {
     const stream = own('no-prefetch');
     expect((await sendNumbered(stream, '--count', '1')).code).toBe(0);

@@ -5,9 +5,16 @@ import type { Explainer } from '../errors.ts';
 
 function keys(error: unknown): string[] {
   const message = String((error as { message?: unknown })?.message ?? error);
-  const code = /returned error with code (\d+)/.exec(message)?.[1];
+  // The login's refusal comes as "Unable Authenticate -> 8", every other one as "… with code N".
+  const code = /returned error with code (\d+)|^Unable Authenticate -> (\d+)/
+    .exec(message)
+    ?.slice(1)
+    .find(Boolean);
   if (code) return [`stream:${code}`];
   if (/^Unknown response \d+/.test(message)) return ['stream:unknown-frame'];
+  // The client reads a refused Open (an unknown virtual host, 12) as an accepted one and runs off
+  // the end of the reply: that RangeError, raised in its OpenResponse, is the refusal.
+  if (error instanceof RangeError && /OpenResponse/.test(error.stack ?? '')) return ['stream:12'];
   if (/^Stream was not found on any node/.test(message)) return ['stream:2'];
   return [];
 }
